@@ -1,0 +1,406 @@
+/**
+ * Patroni / PostgreSQL 15: a StatefulSet of Patroni members using etcd (v3 API) as DCS, with a
+ * `-primary` Service that follows the leader through a role label and a `-replicas` Service for reads.
+ */
+import { Yaml } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { k8s } from '../imports/k8s.js';
+import {
+  LABEL_ROLE, ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, containerSecurityContext,
+  defaultImage, disruptionBudget, namespaceOf, parseQuantity, podIdentityEnv, podSecurityContext,
+  resourceRequirements, scheduling, service, validateResources, volumeClaimTemplate,
+} from './common.js';
+import { ConfigError, requireInteger, requireOneOf, show } from './errors.js';
+
+export interface PatroniClusterProps {
+  /**
+   * `host:port` of every etcd member (Patroni's `etcd3.hosts`). Required: there is no DCS to guess.
+   */
+  readonly etcdHosts: string[];
+  /**
+   * Number of Patroni members (1 leader, the rest streaming replicas). At least 3 when
+   * `highAvailability` is on.
+   * @default 3
+   */
+  readonly replicas?: number;
+  /**
+   * Whether this is an HA layout: refuses fewer than 3 members.
+   * @default true
+   */
+  readonly highAvailability?: boolean;
+  /**
+   * Patroni's `scope`: the cluster name, and the etcd prefix `/service/<scope>/`.
+   * @default 'postgres'
+   */
+  readonly scope?: string;
+  /**
+   * Container image with Patroni, PostgreSQL 15 and the hook scripts.
+   * @default - ha-tier/patroni at the tag in images/images.json
+   */
+  readonly image?: string;
+  /**
+   * Leader lock time-to-live in seconds (Patroni `ttl`): how long a killed leader keeps its lock.
+   * @default 10
+   */
+  readonly ttl?: number;
+  /**
+   * Seconds between Patroni HA loops (`loop_wait`).
+   * @default 2
+   */
+  readonly loopWait?: number;
+  /**
+   * Seconds Patroni retries the DCS and PostgreSQL before demoting (`retry_timeout`).
+   * `loopWait + 2 * retryTimeout` must not exceed `ttl`.
+   * @default 4
+   */
+  readonly retryTimeout?: number;
+  /**
+   * Synchronous replication (`synchronous_mode`): a commit is acknowledged once a sync standby has it,
+   * and only that standby may be promoted, so no acknowledged write is lost on failover.
+   * @default true
+   */
+  readonly synchronousMode?: boolean;
+  /**
+   * `synchronous_mode_strict`: refuse writes when no sync standby is left (safety over availability).
+   * @default false
+   */
+  readonly synchronousModeStrict?: boolean;
+  /**
+   * `maximum_lag_on_failover` in bytes: a replica further behind is not promoted.
+   * @default 1048576
+   */
+  readonly maximumLagOnFailover?: number;
+  /**
+   * pg_hba.conf lines. The default allows local connections, replication by the replication user and
+   * password (SCRAM) logins from the pod network; NetworkPolicies decide who reaches the port at all.
+   * @default - see DEFAULT_PG_HBA
+   */
+  readonly pgHba?: string[];
+  /**
+   * Extra PostgreSQL parameters (merged over the defaults in `DEFAULT_PG_PARAMETERS`).
+   * @default {}
+   */
+  readonly parameters?: Record<string, string | number | boolean>;
+  /**
+   * PostgreSQL superuser name.
+   * @default 'postgres'
+   */
+  readonly superuserUsername?: string;
+  /**
+   * Replication user name.
+   * @default 'replicator'
+   */
+  readonly replicationUsername?: string;
+  /**
+   * Secret holding the passwords (keys `superuser-password` and `replication-password`). Created at
+   * deploy time (`npm run up`), never synthesized: dist/ holds no password.
+   * @default 'postgres-credentials'
+   */
+  readonly credentialsSecretName?: string;
+  /**
+   * Whether a deleted leader first hands over to a healthy replica (preStop `POST /switchover`),
+   * so a graceful pod delete costs a switchover, not a failover.
+   * @default true
+   */
+  readonly switchoverOnDelete?: boolean;
+  /**
+   * Each member's data volume.
+   * @default { size: '2Gi' } on the cluster's default StorageClass
+   */
+  readonly storage?: StorageProps;
+  /**
+   * Requests and limits of the Patroni/PostgreSQL container.
+   * @default { cpuRequest: '100m', memoryRequest: '256Mi', memoryLimit: '512Mi' }
+   */
+  readonly resources?: ResourceProps;
+  /**
+   * How members are spread over nodes and zones.
+   * @default 'host'
+   */
+  readonly topology?: Topology;
+  /**
+   * Label sets of pods (besides the members) allowed to connect to PostgreSQL on 5432.
+   * @default - only the members themselves
+   */
+  readonly clientSelectors?: Record<string, string>[];
+  /**
+   * Seconds a deleted member gets for the preStop hand-over plus a clean PostgreSQL shutdown.
+   * @default 45
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * The cluster's DNS domain, part of the members' stable names.
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+}
+
+export const DEFAULT_PG_HBA = [
+  'local all all trust',
+  'host replication {replication} 0.0.0.0/0 scram-sha-256',
+  'host all all 127.0.0.1/32 scram-sha-256',
+  'host all all 0.0.0.0/0 scram-sha-256',
+];
+
+export const DEFAULT_PG_PARAMETERS: Record<string, string | number | boolean> = {
+  password_encryption: 'scram-sha-256',
+  max_connections: 100,
+  shared_buffers: '64MB',
+  wal_level: 'replica',
+  hot_standby: 'on',
+  wal_log_hints: 'on',
+  max_wal_senders: 10,
+  max_replication_slots: 10,
+  wal_keep_size: '128MB',
+  unix_socket_directories: '/run/postgresql',
+  log_destination: 'stderr',
+  logging_collector: 'off',
+};
+
+/** Where the PostgreSQL volume is mounted; PGDATA is a subdirectory so lost+found never bothers initdb. */
+const DATA_MOUNT = '/var/lib/postgresql/data';
+
+export class PatroniCluster extends Construct {
+  /** Labels selecting Patroni's pods (e.g. to let them reach etcd). */
+  public static podSelector(): Record<string, string> {
+    return componentLabels('postgres', 'database').selector;
+  }
+
+  public readonly name = 'postgres';
+  public readonly headlessServiceName = 'postgres-headless';
+  /** Routes to the current Patroni leader (pods labelled `ha-tier.dev/role=primary`). */
+  public readonly primaryServiceName = 'postgres-primary';
+  /** Routes to streaming replicas (pods labelled `ha-tier.dev/role=replica`). */
+  public readonly replicasServiceName = 'postgres-replicas';
+  public readonly credentialsSecretName: string;
+  public readonly scope: string;
+  public readonly replicas: number;
+  public readonly selectorLabels: Record<string, string>;
+  public readonly statefulSet: k8s.KubeStatefulSet;
+  /** The DCS settings, as written to `bootstrap.dcs` (also applied on a running cluster by `npm run up`). */
+  public readonly dcsSettings: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, props: PatroniClusterProps) {
+    super(scope, id);
+    const owner = `PatroniCluster '${id}'`;
+    const replicas = props.replicas ?? 3;
+    const ha = props.highAvailability ?? true;
+    const ttl = props.ttl ?? 10;
+    const loopWait = props.loopWait ?? 2;
+    const retryTimeout = props.retryTimeout ?? 4;
+    const maxLag = props.maximumLagOnFailover ?? 1048576;
+    const topology = requireOneOf(owner, 'topology', props.topology ?? 'host', TOPOLOGIES);
+    const resources = props.resources ?? { cpuRequest: '100m', memoryRequest: '256Mi', memoryLimit: '512Mi' };
+    const storage = props.storage ?? { size: '2Gi' };
+    const grace = props.terminationGracePeriodSeconds ?? 45;
+    const domain = props.clusterDomain ?? 'cluster.local';
+    const superuser = props.superuserUsername ?? 'postgres';
+    const replicationUser = props.replicationUsername ?? 'replicator';
+    this.credentialsSecretName = props.credentialsSecretName ?? 'postgres-credentials';
+    this.scope = props.scope ?? 'postgres';
+
+    requireInteger(owner, 'replicas', replicas, 1);
+    if (ha && replicas < 3) {
+      throw new ConfigError(`${owner}: 'replicas' (${replicas}) must be at least 3 in a highly available layout (one leader and two replicas to fail over to), or turn 'highAvailability' off.`);
+    }
+    if (props.etcdHosts.length === 0) {
+      throw new ConfigError(`${owner}: 'etcdHosts' is empty; give the host:port of every etcd member.`);
+    }
+    requireInteger(owner, 'ttl', ttl, 1);
+    requireInteger(owner, 'loopWait', loopWait, 1);
+    requireInteger(owner, 'retryTimeout', retryTimeout, 1);
+    if (loopWait + 2 * retryTimeout > ttl) {
+      throw new ConfigError(
+        `${owner}: 'loopWait' + 2 × 'retryTimeout' (${loopWait} + 2 × ${retryTimeout} = ${loopWait + 2 * retryTimeout}) must not exceed 'ttl' (${ttl}), or a leader can lose its lock while it is still retrying.`,
+      );
+    }
+    requireInteger(owner, 'maximumLagOnFailover', maxLag, 0);
+    requireInteger(owner, 'terminationGracePeriodSeconds', grace, 0);
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(this.scope)) {
+      throw new ConfigError(`${owner}: 'scope' (${show(this.scope)}) must be lowercase letters, digits and dashes.`);
+    }
+    validateResources(owner, 'resources', resources);
+    parseQuantity(owner, 'storage.size', storage.size);
+
+    const ns = namespaceOf(this);
+    const labels = componentLabels(this.name, 'database');
+    this.selectorLabels = labels.selector;
+    this.replicas = replicas;
+    const self = `$(POD_NAME).${this.headlessServiceName}.${ns}.svc.${domain}`;
+
+    this.dcsSettings = {
+      ttl,
+      loop_wait: loopWait,
+      retry_timeout: retryTimeout,
+      maximum_lag_on_failover: maxLag,
+      synchronous_mode: props.synchronousMode ?? true,
+      synchronous_mode_strict: props.synchronousModeStrict ?? false,
+      postgresql: {
+        use_pg_rewind: true,
+        use_slots: true,
+        parameters: { ...DEFAULT_PG_PARAMETERS, ...(props.parameters ?? {}) },
+      },
+    };
+    const patroniConfig = {
+      scope: this.scope,
+      namespace: '/service/',
+      restapi: { listen: '0.0.0.0:8008' },
+      etcd3: { hosts: props.etcdHosts, protocol: 'http' },
+      bootstrap: {
+        dcs: this.dcsSettings,
+        initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
+      },
+      postgresql: {
+        listen: '0.0.0.0:5432',
+        data_dir: `${DATA_MOUNT}/pgdata`,
+        bin_dir: '/usr/lib/postgresql/15/bin',
+        pgpass: '/tmp/pgpass',
+        // Local pg_hba wins over the DCS copy, so an edit here takes effect on reload.
+        pg_hba: (props.pgHba ?? DEFAULT_PG_HBA).map((l) => l.replace('{replication}', replicationUser)),
+        authentication: {
+          superuser: { username: superuser },
+          replication: { username: replicationUser },
+        },
+        // Patroni with etcd does not label pods: these callbacks move the role label that the
+        // -primary and -replicas Services select on.
+        callbacks: Object.fromEntries(
+          ['on_start', 'on_stop', 'on_restart', 'on_role_change'].map((c) => [c, '/usr/local/bin/patroni-label-pod']),
+        ),
+      },
+      tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    };
+
+    const config = new kplus.ConfigMap(this, 'Config', {
+      metadata: { name: `${this.name}-patroni`, labels: labels.all },
+    });
+    config.addData('patroni.yml', Yaml.stringify(patroniConfig));
+
+    // Least privilege for the label callback: get/patch on this StatefulSet's own pods, by name.
+    // Raw Role: cdk8s-plus-28's Role cannot name resources that are not constructs of this app.
+    const account = new kplus.ServiceAccount(this, 'Account', {
+      metadata: { name: this.name, labels: labels.all },
+      automountToken: true,
+    });
+    const role = new k8s.KubeRole(this, 'LabelerRole', {
+      metadata: { name: `${this.name}-pod-labeler`, labels: labels.all },
+      rules: [{
+        apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'],
+        resourceNames: Array.from({ length: replicas }, (_, i) => `${this.name}-${i}`),
+      }],
+    });
+    new k8s.KubeRoleBinding(this, 'LabelerBinding', {
+      metadata: { name: `${this.name}-pod-labeler`, labels: labels.all },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
+      subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: ns }],
+    });
+
+    service(this, 'Headless', {
+      name: this.headlessServiceName, labels: labels.all, selector: labels.selector, headless: true,
+      ports: [{ name: 'postgresql', port: 5432 }, { name: 'patroni', port: 8008 }],
+    });
+    service(this, 'Primary', {
+      name: this.primaryServiceName, labels: labels.all,
+      selector: { ...labels.selector, [LABEL_ROLE]: 'primary' }, ports: [{ name: 'postgresql', port: 5432 }],
+    });
+    service(this, 'Replicas', {
+      name: this.replicasServiceName, labels: labels.all,
+      selector: { ...labels.selector, [LABEL_ROLE]: 'replica' }, ports: [{ name: 'postgresql', port: 5432 }],
+    });
+
+    const secretEnv = (name: string, key: string): k8s.EnvVar => ({
+      name, valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key } },
+    });
+
+    // Raw StatefulSet: cdk8s-plus-28's has no volumeClaimTemplates nor lifecycle hooks.
+    this.statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
+      metadata: { name: this.name, labels: labels.all },
+      spec: {
+        serviceName: this.headlessServiceName,
+        replicas,
+        // Patroni elects the leader itself; members need not wait for each other.
+        podManagementPolicy: 'Parallel',
+        updateStrategy: { type: 'RollingUpdate' },
+        selector: { matchLabels: labels.selector },
+        template: {
+          // No role label here: a new pod has no role until Patroni's callback sets one.
+          metadata: { labels: labels.all },
+          spec: {
+            serviceAccountName: account.name,
+            automountServiceAccountToken: true,
+            securityContext: podSecurityContext(),
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: grace,
+            ...scheduling(topology, labels.selector),
+            containers: [{
+              name: 'patroni',
+              image: props.image ?? defaultImage('patroni'),
+              imagePullPolicy: 'IfNotPresent',
+              command: ['/usr/local/bin/patroni-start'],
+              env: [
+                ...podIdentityEnv(),
+                { name: 'PATRONI_NAME', value: '$(POD_NAME)' },
+                { name: 'PATRONI_SCOPE', value: this.scope },
+                { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `${self}:8008` },
+                { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `${self}:5432` },
+                secretEnv('PATRONI_SUPERUSER_PASSWORD', 'superuser-password'),
+                secretEnv('PATRONI_REPLICATION_PASSWORD', 'replication-password'),
+                { name: 'ETCDCTL_API', value: '3' },
+                { name: 'ETCDCTL_ENDPOINTS', value: props.etcdHosts.map((h) => `http://${h}`).join(',') },
+                { name: 'HA_TIER_ROLE_LABEL', value: LABEL_ROLE },
+                { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
+              ],
+              ports: [{ name: 'postgresql', containerPort: 5432 }, { name: 'patroni', containerPort: 8008 }],
+              // Patroni's REST API answers once its HA loop runs (a replica may still be cloning).
+              startupProbe: {
+                httpGet: { path: '/liveness', port: k8s.IntOrString.fromString('patroni') },
+                periodSeconds: 2, failureThreshold: 90,
+              },
+              // Ready: this member is the leader, or PostgreSQL runs as a replica.
+              readinessProbe: {
+                httpGet: { path: '/readiness', port: k8s.IntOrString.fromString('patroni') },
+                periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2,
+              },
+              // Alive: Patroni's HA loop is running (not PostgreSQL's state, which Patroni itself manages).
+              livenessProbe: {
+                httpGet: { path: '/liveness', port: k8s.IntOrString.fromString('patroni') },
+                periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3,
+              },
+              ...(props.switchoverOnDelete ?? true
+                ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/patroni-prestop'] } } } }
+                : {}),
+              resources: resourceRequirements(resources),
+              securityContext: containerSecurityContext(),
+              volumeMounts: [
+                { name: 'data', mountPath: DATA_MOUNT },
+                { name: 'config', mountPath: '/etc/patroni', readOnly: true },
+                { name: 'tmp', mountPath: '/tmp' },
+                { name: 'run', mountPath: '/run/postgresql' },
+              ],
+            }],
+            volumes: [
+              { name: 'config', configMap: { name: config.name } },
+              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+              { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
+            ],
+          },
+        },
+        volumeClaimTemplates: [volumeClaimTemplate('data', storage)],
+      },
+    });
+
+    disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
+
+    // PostgreSQL from the members (replication) and from clients; Patroni's REST API between members
+    // (a promoting replica checks the others' positions there).
+    const policy = new kplus.NetworkPolicy(this, 'Policy', {
+      metadata: { name: this.name, labels: labels.all },
+      selector: kplus.Pods.select(this, 'Members', { labels: labels.selector }),
+    });
+    policy.addIngressRule(kplus.Pods.select(this, 'Peers', { labels: labels.selector }),
+      [kplus.NetworkPolicyPort.tcp(5432), kplus.NetworkPolicyPort.tcp(8008)]);
+    (props.clientSelectors ?? []).forEach((sel, i) => {
+      policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(5432)]);
+    });
+  }
+}

@@ -1,0 +1,3 @@
+module lab.local/kindnetd
+
+go 1.22
