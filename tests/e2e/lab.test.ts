@@ -1,0 +1,125 @@
+/**
+ * The lab cluster itself: nodes, DNS of a headless Service's pods, pod networking across nodes,
+ * a PVC through the default StorageClass that survives its pod, and a project image loaded with
+ * `kind load docker-image`. Runs in a namespace of its own, deleted at the end.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { CLUSTER_NAME, Kube, connect, deleteNamespace, execIn, podReady, progress, waitFor } from './kube.js';
+
+const images = JSON.parse(readFileSync(new URL('../../images/images.json', import.meta.url), 'utf8'));
+const IMAGE = `${images.etcd.repository}:${images.etcd.tag}`;
+const NS = `lab-e2e-${Date.now().toString(36)}`;
+
+interface Ctx { kube: Kube }
+const Lab = suite<Ctx>('lab cluster', {} as Ctx);
+
+Lab.before(async (ctx) => {
+  ctx.kube = connect();
+  progress(`namespace ${NS}, probe image ${IMAGE}`);
+  await ctx.kube.core.createNamespace({ body: { metadata: { name: NS, labels: { 'ha-tier.dev/test': 'lab' } } } });
+  await ctx.kube.core.createNamespacedService({
+    namespace: NS,
+    body: {
+      metadata: { name: 'probe' },
+      spec: { clusterIP: 'None', publishNotReadyAddresses: true, selector: { app: 'probe' }, ports: [{ name: 'http', port: 2379 }] },
+    },
+  });
+  // Two pods on different workers, each serving HTTP (a throwaway single-member etcd) and keeping a
+  // file on its volume.
+  await ctx.kube.apps.createNamespacedStatefulSet({
+    namespace: NS,
+    body: {
+      metadata: { name: 'probe' },
+      spec: {
+        serviceName: 'probe',
+        replicas: 2,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: { app: 'probe' } },
+        template: {
+          metadata: { labels: { app: 'probe' } },
+          spec: {
+            securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+            affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'probe' } }, topologyKey: 'kubernetes.io/hostname' }] } },
+            terminationGracePeriodSeconds: 2,
+            containers: [{
+              name: 'probe',
+              image: IMAGE,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['etcd', '--data-dir=/tmp/etcd', '--listen-client-urls=http://0.0.0.0:2379', '--advertise-client-urls=http://127.0.0.1:2379', '--listen-peer-urls=http://127.0.0.1:2380'],
+              readinessProbe: { httpGet: { path: '/version', port: 2379 }, periodSeconds: 1 },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [{ name: 'data', mountPath: '/data' }, { name: 'tmp', mountPath: '/tmp' }],
+            }],
+            volumes: [{ name: 'tmp', emptyDir: {} }],
+          },
+        },
+        volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '64Mi' } } } }],
+      },
+    },
+  });
+  for (const pod of ['probe-0', 'probe-1']) {
+    await waitFor(`pod ${NS}/${pod} to be Ready`, 180_000, () => podReady(ctx.kube, NS, pod));
+    progress(`${pod} Ready`);
+  }
+});
+
+Lab.after(async (ctx) => {
+  if (ctx.kube) await deleteNamespace(ctx.kube, NS);
+});
+
+Lab(`all nodes of kind cluster "${CLUSTER_NAME}" are Ready, one control plane and three workers`, async ({ kube }) => {
+  const nodes = (await kube.core.listNode()).items;
+  const ready = nodes.filter((n) => n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True');
+  assert.is(nodes.length, 4, `expected 4 nodes, found ${nodes.map((n) => n.metadata?.name).join(', ')}`);
+  assert.is(ready.length, 4, 'every node Ready');
+  const workers = nodes.filter((n) => !('node-role.kubernetes.io/control-plane' in (n.metadata?.labels ?? {})));
+  assert.is(workers.length, 3);
+  assert.ok(nodes.every((n) => n.status?.nodeInfo?.kubeletVersion?.startsWith('v1.28.')), 'Kubernetes v1.28');
+});
+
+Lab('cluster DNS resolves a headless Service\'s pod names to their pod IPs', async ({ kube }) => {
+  const target = await kube.core.readNamespacedPod({ name: 'probe-1', namespace: NS });
+  const fqdn = `probe-1.probe.${NS}.svc.cluster.local`;
+  const res = await execIn(kube, NS, 'probe-0', 'probe', ['getent', 'hosts', fqdn]);
+  assert.ok(res.ok, `getent hosts ${fqdn} failed: ${res.stderr}`);
+  assert.is(res.stdout.trim().split(/\s+/)[0], target.status?.podIP);
+});
+
+Lab('pods on different nodes reach each other by stable name', async ({ kube }) => {
+  const [a, b] = await Promise.all(['probe-0', 'probe-1'].map((name) => kube.core.readNamespacedPod({ name, namespace: NS })));
+  assert.is.not(a.spec?.nodeName, b.spec?.nodeName, 'the probes run on different nodes');
+  const res = await execIn(kube, NS, 'probe-0', 'probe', ['curl', '-sS', '--max-time', '5', `http://probe-1.probe.${NS}.svc.cluster.local:2379/version`]);
+  assert.ok(res.ok, `curl failed: ${res.stderr}`);
+  assert.match(res.stdout, /"etcdserver"/);
+});
+
+Lab('a PVC binds through the default StorageClass and its data survives deleting the pod', async ({ kube }) => {
+  const pvc = await kube.core.readNamespacedPersistentVolumeClaim({ name: 'data-probe-0', namespace: NS });
+  assert.is(pvc.status?.phase, 'Bound');
+  assert.is(pvc.spec?.storageClassName, 'standard');
+  const marker = `written-${Date.now()}`;
+  const write = await execIn(kube, NS, 'probe-0', 'probe', ['sh', '-c', `echo ${marker} > /data/marker`]);
+  assert.ok(write.ok, write.stderr);
+  const before = await kube.core.readNamespacedPod({ name: 'probe-0', namespace: NS });
+  await kube.core.deleteNamespacedPod({ name: 'probe-0', namespace: NS });
+  progress('probe-0 deleted; waiting for its replacement');
+  await waitFor('a new probe-0 to be Ready', 180_000, async () => {
+    const pod = await podReady(kube, NS, 'probe-0');
+    return pod && pod.metadata?.uid !== before.metadata?.uid ? pod : undefined;
+  });
+  const read = await execIn(kube, NS, 'probe-0', 'probe', ['cat', '/data/marker']);
+  assert.is(read.stdout.trim(), marker);
+});
+
+Lab('an image built from images/ and loaded with kind load runs without any pull', async ({ kube }) => {
+  const pod = await kube.core.readNamespacedPod({ name: 'probe-1', namespace: NS });
+  const status = pod.status?.containerStatuses?.[0];
+  assert.is(status?.image, `docker.io/${IMAGE}`);
+  assert.ok(status?.ready);
+  const version = await execIn(kube, NS, 'probe-1', 'probe', ['etcd', '--version']);
+  assert.match(version.stdout, /etcd Version: 3\.4\./);
+});
+
+Lab.run();
