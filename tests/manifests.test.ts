@@ -1,0 +1,212 @@
+/** Pointed assertions on the synthesized manifests: the properties the tier depends on. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LABEL_CLIENT, LABEL_ROLE } from '../charts/index.js';
+import type { KubeObject } from './support/schema.js';
+import { PROFILE_NAMES, find, synthProfile } from './support/synth.js';
+
+const kind = synthProfile('kind');
+const sts = (objs: KubeObject[]) => objs.filter((o) => o.kind === 'StatefulSet') as any[];
+const matches = (selector: Record<string, string>, labels: Record<string, string> = {}) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+const env = (container: any, name: string) => container.env.find((e: any) => e.name === name);
+
+const Names = suite('names and layout');
+Names('object names are stable (they are part of the public contract)', () => {
+  const names = kind.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+  assert.equal(names, [
+    'ConfigMap/postgres-patroni', 'ConfigMap/redis', 'Namespace/ha-tier',
+    'NetworkPolicy/etcd', 'NetworkPolicy/postgres', 'NetworkPolicy/redis', 'NetworkPolicy/sentinel',
+    'PodDisruptionBudget/etcd', 'PodDisruptionBudget/postgres', 'PodDisruptionBudget/redis', 'PodDisruptionBudget/sentinel',
+    'Role/postgres-pod-labeler', 'RoleBinding/postgres-pod-labeler',
+    'Service/etcd', 'Service/etcd-headless', 'Service/postgres-headless', 'Service/postgres-primary', 'Service/postgres-replicas',
+    'Service/redis-headless', 'Service/sentinel', 'Service/sentinel-headless',
+    'ServiceAccount/postgres',
+    'StatefulSet/etcd', 'StatefulSet/postgres', 'StatefulSet/redis', 'StatefulSet/sentinel',
+  ]);
+});
+Names('the Namespace comes first and enforces Pod Security "restricted"; everything else lives in it', () => {
+  assert.is(kind[0].kind, 'Namespace');
+  assert.is(kind[0].metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
+  assert.ok(kind.slice(1).every((o) => o.metadata.namespace === 'ha-tier'));
+});
+Names('no Secret is synthesized, and no password value appears anywhere', () => {
+  assert.not.ok(kind.some((o) => o.kind === 'Secret'));
+  const text = JSON.stringify(kind);
+  assert.not.match(text, /requirepass|masterauth|auth-pass/i);
+  for (const s of sts(kind)) {
+    for (const c of s.spec.template.spec.containers) {
+      for (const e of c.env.filter((x: any) => /PASSWORD/.test(x.name))) {
+        assert.ok(e.valueFrom?.secretKeyRef, `${s.metadata.name}/${e.name} comes from a Secret`);
+        assert.is(e.value, undefined);
+      }
+    }
+  }
+});
+Names.run();
+
+const Workloads = suite('StatefulSets');
+for (const name of PROFILE_NAMES) {
+  const objs = name === 'kind' ? kind : synthProfile(name);
+  Workloads(`${name}: every StatefulSet's selector matches its pods, its serviceName is a headless Service over them`, () => {
+    for (const s of sts(objs)) {
+      const podLabels = s.spec.template.metadata.labels;
+      assert.ok(matches(s.spec.selector.matchLabels, podLabels), `${s.metadata.name} selector`);
+      const headless = find(objs, 'Service', s.spec.serviceName);
+      assert.is(headless.spec.clusterIP, 'None');
+      assert.is(headless.spec.publishNotReadyAddresses, true);
+      assert.ok(matches(headless.spec.selector, podLabels), `${headless.metadata.name} selects ${s.metadata.name}`);
+    }
+  });
+  Workloads(`${name}: every StatefulSet has a PodDisruptionBudget over exactly its pods`, () => {
+    for (const s of sts(objs)) {
+      const pdbs = objs.filter((o: any) => o.kind === 'PodDisruptionBudget' && matches(o.spec.selector.matchLabels, s.spec.template.metadata.labels));
+      assert.is(pdbs.length, 1, `${s.metadata.name} has one PDB`);
+      assert.is((pdbs[0] as any).spec.maxUnavailable, 1);
+    }
+  });
+  Workloads(`${name}: every container has startup, readiness and liveness probes, requests and a memory limit`, () => {
+    for (const s of sts(objs)) {
+      for (const c of s.spec.template.spec.containers) {
+        for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.ok(c[p], `${s.metadata.name}/${c.name} ${p}`);
+        assert.ok(c.resources.requests.cpu && c.resources.requests.memory, `${c.name} requests`);
+        assert.ok(c.resources.limits.memory, `${c.name} memory limit`);
+        assert.is(c.resources.limits.cpu, undefined, 'no CPU limit: throttling would slow failover');
+        assert.not.match(c.image, /:latest$|^[^:]+$/, 'images carry a versioned tag');
+      }
+    }
+  });
+  Workloads(`${name}: pods meet Pod Security "restricted" (non-root numeric user, fsGroup, no capabilities, seccomp)`, () => {
+    for (const s of sts(objs)) {
+      const pod = s.spec.template.spec;
+      assert.is(pod.securityContext.runAsNonRoot, true);
+      assert.type(pod.securityContext.runAsUser, 'number');
+      assert.ok(pod.securityContext.runAsUser > 0);
+      assert.type(pod.securityContext.fsGroup, 'number');
+      assert.is(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+      for (const c of pod.containers) {
+        assert.is(c.securityContext.allowPrivilegeEscalation, false);
+        assert.equal(c.securityContext.capabilities.drop, ['ALL']);
+        assert.is(c.securityContext.capabilities.add, undefined);
+        assert.is(c.securityContext.readOnlyRootFilesystem, true);
+      }
+      for (const v of pod.volumes ?? []) assert.ok(v.configMap || v.emptyDir || v.secret, `volume ${v.name} type allowed`);
+    }
+  });
+}
+Workloads('etcd, PostgreSQL and Redis keep data in volumeClaimTemplates on the standard class (kind)', () => {
+  for (const n of ['etcd', 'postgres', 'redis']) {
+    const vct = find(kind, 'StatefulSet', n).spec.volumeClaimTemplates;
+    assert.is(vct.length, 1);
+    assert.is(vct[0].spec.storageClassName, 'standard');
+  }
+  assert.is(find(kind, 'StatefulSet', 'sentinel').spec.volumeClaimTemplates, undefined, 'sentinels are stateless');
+});
+Workloads.run();
+
+const Scheduling = suite('scheduling per profile');
+Scheduling('kind: 3 of each, one per node (required anti-affinity on hostname)', () => {
+  for (const s of sts(kind)) {
+    assert.is(s.spec.replicas, 3);
+    const [term] = s.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+    assert.is(term.topologyKey, 'kubernetes.io/hostname');
+    assert.equal(term.labelSelector.matchLabels, s.spec.selector.matchLabels);
+  }
+});
+Scheduling('production: spread over zones as well as nodes, on the production storage class, with larger resources', () => {
+  const prod = synthProfile('production');
+  for (const s of sts(prod)) {
+    const [spread] = s.spec.template.spec.topologySpreadConstraints;
+    assert.is(spread.topologyKey, 'topology.kubernetes.io/zone');
+    assert.is(spread.whenUnsatisfiable, 'DoNotSchedule');
+    assert.ok(s.spec.template.spec.affinity.podAntiAffinity);
+  }
+  assert.is(find(prod, 'StatefulSet', 'postgres').spec.template.spec.containers[0].resources.limits.memory, '4Gi');
+});
+Scheduling('minimal: one of each, no placement constraint, a quorum of one sentinel', () => {
+  const min = synthProfile('minimal');
+  for (const s of sts(min)) {
+    assert.is(s.spec.replicas, 1);
+    assert.is(s.spec.template.spec.affinity, undefined);
+  }
+  assert.is(env(find(min, 'StatefulSet', 'sentinel').spec.template.spec.containers[0], 'SENTINEL_QUORUM').value, '1');
+});
+Scheduling.run();
+
+const Components = suite('component wiring');
+Components('etcd bootstraps statically on stable DNS names, in parallel, without member removal on stop', () => {
+  const s = find(kind, 'StatefulSet', 'etcd');
+  const args: string[] = s.spec.template.spec.containers[0].args;
+  assert.is(s.spec.podManagementPolicy, 'Parallel');
+  const cluster = args.find((a) => a.startsWith('--initial-cluster='))!;
+  assert.is(cluster, '--initial-cluster=' + [0, 1, 2].map((i) => `etcd-${i}=http://etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2380`).join(','));
+  assert.ok(args.includes('--initial-advertise-peer-urls=http://$(POD_NAME).etcd-headless.ha-tier.svc.cluster.local:2380'));
+  assert.is(s.spec.template.spec.containers[0].lifecycle, undefined, 'no preStop hook removes the member');
+});
+Components('Patroni uses etcd v3 on every member, with the DCS settings of the profile', () => {
+  const cm = find(kind, 'ConfigMap', 'postgres-patroni');
+  const yml: string = cm.data['patroni.yml'];
+  for (const i of [0, 1, 2]) assert.match(yml, `- etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2379`);
+  assert.match(yml, /^etcd3:/m);
+  assert.not.match(yml, /^etcd:/m);
+  for (const line of ['ttl: 10', 'loop_wait: 2', 'retry_timeout: 4', 'synchronous_mode: true', 'synchronous_mode_strict: false', 'on_role_change: /usr/local/bin/patroni-label-pod']) {
+    assert.match(yml, line);
+  }
+  assert.not.match(yml, /^\s*password:/m, 'no password in the ConfigMap');
+});
+Components('the -primary and -replicas Services select Patroni pods by role label, which the template does not set', () => {
+  const pod = find(kind, 'StatefulSet', 'postgres').spec.template;
+  const primary = find(kind, 'Service', 'postgres-primary').spec.selector;
+  const replicas = find(kind, 'Service', 'postgres-replicas').spec.selector;
+  assert.is(primary[LABEL_ROLE], 'primary');
+  assert.is(replicas[LABEL_ROLE], 'replica');
+  assert.is(pod.metadata.labels[LABEL_ROLE], undefined);
+  const { [LABEL_ROLE]: _p, ...rest } = primary;
+  assert.ok(matches(rest, pod.metadata.labels));
+  assert.is(pod.spec.containers[0].lifecycle.preStop.exec.command[0], '/usr/local/bin/patroni-prestop');
+});
+Components('the label callback may get and patch only the Patroni pods, by name', () => {
+  const role = find(kind, 'Role', 'postgres-pod-labeler');
+  assert.equal(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'], resourceNames: ['postgres-0', 'postgres-1', 'postgres-2'] }]);
+  const binding = find(kind, 'RoleBinding', 'postgres-pod-labeler');
+  assert.equal(binding.subjects, [{ kind: 'ServiceAccount', name: 'postgres', namespace: 'ha-tier' }]);
+  assert.is(find(kind, 'StatefulSet', 'postgres').spec.template.spec.serviceAccountName, 'postgres');
+  for (const n of ['etcd', 'redis', 'sentinel']) assert.is(find(kind, 'StatefulSet', n).spec.template.spec.automountServiceAccountToken, false);
+});
+Components('Sentinel resolves and announces hostnames; Redis announces its stable name; quorum and timings come from props', () => {
+  const cm = find(kind, 'ConfigMap', 'redis');
+  assert.match(cm.data['sentinel.conf'], 'sentinel resolve-hostnames yes');
+  assert.match(cm.data['sentinel.conf'], 'sentinel announce-hostnames yes');
+  const sentinel = find(kind, 'StatefulSet', 'sentinel').spec.template.spec.containers[0];
+  assert.is(env(sentinel, 'SENTINEL_QUORUM').value, '2');
+  assert.is(env(sentinel, 'SENTINEL_DOWN_AFTER_MS').value, '1000');
+  assert.is(env(sentinel, 'SENTINEL_ANNOUNCE_HOSTNAME').value, '$(POD_NAME).sentinel-headless.ha-tier.svc.cluster.local');
+  const redis = find(kind, 'StatefulSet', 'redis').spec.template.spec.containers[0];
+  assert.is(env(redis, 'REDIS_ANNOUNCE_HOSTNAME').value, '$(POD_NAME).redis-headless.ha-tier.svc.cluster.local');
+  assert.is(env(redis, 'REDIS_HOSTS').value.split(' ')[0], 'redis-0.redis-headless.ha-tier.svc.cluster.local');
+  assert.is(redis.lifecycle.preStop.exec.command[0], '/usr/local/bin/redis-prestop');
+});
+Components.run();
+
+const Policies = suite('NetworkPolicies');
+const ingress = (name: string) => find(kind, 'NetworkPolicy', name).spec.ingress as any[];
+const ports = (rule: any) => rule.ports.map((p: any) => p.port).sort();
+Policies('etcd: client port only from Patroni pods, peer port only from members', () => {
+  const rules = ingress('etcd');
+  const fromPatroni = rules.filter((r) => r.from.some((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'postgres'));
+  assert.equal(fromPatroni.map(ports), [[2379]]);
+  const fromPeers = rules.filter((r) => r.from.some((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'etcd'));
+  assert.equal(fromPeers.map(ports), [[2379, 2380]]);
+  assert.is(rules.length, 2, 'nobody else');
+});
+Policies('PostgreSQL and Redis accept clients labelled as such; Patroni REST only between members', () => {
+  const pg = ingress('postgres');
+  const clientRule = pg.find((r) => r.from.some((f: any) => f.podSelector.matchLabels[LABEL_CLIENT] === 'true'));
+  assert.equal(ports(clientRule), [5432]);
+  assert.ok(pg.every((r) => !ports(r).includes(8008) || r.from.every((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'postgres')));
+  for (const [name, port] of [['redis', 6379], ['sentinel', 26379]] as const) {
+    const rules = ingress(name);
+    assert.ok(rules.some((r) => r.from.some((f: any) => f.podSelector.matchLabels[LABEL_CLIENT] === 'true') && ports(r).includes(port)));
+  }
+});
+Policies.run();
