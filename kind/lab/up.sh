@@ -24,6 +24,13 @@ KIND_CLUSTER_NAME="${KIND_CLUSTER_NAME:-$(sed -n 's/^name: *//p' "${CLUSTER_CONF
 KIND_NODE_IMAGE="${KIND_NODE_IMAGE:-${LAB_NODE_IMAGE}}"
 export PATH="${LAB_BIN}:${PATH}"
 
+nodes_running() {
+  local node
+  for node in $(kind get nodes --name "${KIND_CLUSTER_NAME}"); do
+    [ "$(docker inspect -f '{{.State.Running}}' "${node}" 2>/dev/null)" = true ] || return 1
+  done
+}
+
 expected_nodes() { grep -c '^ *- role:' "${CLUSTER_CONFIG}"; }
 
 install_tools() {
@@ -84,6 +91,11 @@ main() {
   log "[5/6] kind and kubectl"
   install_tools
   log "[6/6] cluster ${KIND_CLUSTER_NAME}"
+  if kind get clusters 2>/dev/null | grep -qx "${KIND_CLUSTER_NAME}" && ! nodes_running; then
+    # After Docker itself restarted (a new session, a reboot), kind's nodes stay stopped: recreate.
+    log "cluster ${KIND_CLUSTER_NAME} exists but its nodes are not running; recreating it"
+    kind delete cluster --name "${KIND_CLUSTER_NAME}" >/dev/null
+  fi
   if kind get clusters 2>/dev/null | grep -qx "${KIND_CLUSTER_NAME}"; then
     local have; have=$(kind get nodes --name "${KIND_CLUSTER_NAME}" | wc -l)
     [ "${have}" -eq "$(expected_nodes)" ] || die "cluster ${KIND_CLUSTER_NAME} exists with ${have} nodes but kind/cluster.yaml asks for $(expected_nodes); delete it with 'npm run lab:down' first."
