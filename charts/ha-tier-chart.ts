@@ -21,10 +21,18 @@ export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
   readonly patroni?: Omit<PatroniClusterProps, 'etcdHosts'>;
   /** Redis and Sentinel props. @default - RedisSentinel's defaults */
   readonly redis?: RedisSentinelProps;
+  /**
+   * Whether the chaos runner's probe (pods labelled `ha-tier.dev/chaos-probe: "true"`) may also
+   * reach etcd's client port and Patroni's REST API, to write to etcd and sample every member's view.
+   * @default true
+   */
+  readonly allowChaosProbe?: boolean;
 }
 
 /** Pods labelled `ha-tier.dev/client: "true"` may use PostgreSQL, Redis and Sentinel. */
 export const CLIENT_SELECTOR = { [LABEL_CLIENT]: 'true' };
+/** The chaos runner's in-cluster probe. */
+export const CHAOS_PROBE_SELECTOR = { 'ha-tier.dev/chaos-probe': 'true' };
 
 export class HaTierChart extends Chart {
   public readonly etcd: EtcdCluster;
@@ -50,9 +58,10 @@ export class HaTierChart extends Chart {
       },
     });
 
+    const probe = props.allowChaosProbe ?? true ? [CHAOS_PROBE_SELECTOR] : [];
     this.etcd = new EtcdCluster(this, 'etcd', {
       ...props.etcd,
-      clientSelectors: [...(props.etcd?.clientSelectors ?? []), PatroniCluster.podSelector()],
+      clientSelectors: [...(props.etcd?.clientSelectors ?? []), PatroniCluster.podSelector(), ...probe],
     });
     const domain = props.etcd?.clusterDomain ?? 'cluster.local';
     this.patroni = new PatroniCluster(this, 'postgres', {
@@ -60,6 +69,7 @@ export class HaTierChart extends Chart {
       ...props.patroni,
       etcdHosts: this.etcd.clientUrls.map((u) => u.replace('http://', '')),
       clientSelectors: [...(props.patroni?.clientSelectors ?? []), CLIENT_SELECTOR],
+      restApiClientSelectors: [...(props.patroni?.restApiClientSelectors ?? []), ...probe],
     });
     this.redis = new RedisSentinel(this, 'redis', {
       clusterDomain: domain,

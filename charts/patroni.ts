@@ -125,6 +125,12 @@ export interface PatroniClusterProps {
    */
   readonly clientSelectors?: Record<string, string>[];
   /**
+   * Label sets of pods (besides the members) allowed to read Patroni's REST API on 8008, e.g. the
+   * chaos probe that samples each member's role.
+   * @default - only the members themselves
+   */
+  readonly restApiClientSelectors?: Record<string, string>[];
+  /**
    * Seconds a deleted member gets for the preStop hand-over plus a clean PostgreSQL shutdown.
    * @default 45
    */
@@ -401,6 +407,9 @@ export class PatroniCluster extends Construct {
       [kplus.NetworkPolicyPort.tcp(5432), kplus.NetworkPolicyPort.tcp(8008)]);
     (props.clientSelectors ?? []).forEach((sel, i) => {
       policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(5432)]);
+    });
+    (props.restApiClientSelectors ?? []).forEach((sel, i) => {
+      policy.addIngressRule(kplus.Pods.select(this, `RestClients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(8008)]);
     });
   }
 }

@@ -5,11 +5,14 @@
  * - `minimal`: one of each for a small laptop. It has no high availability at all: losing any pod
  *   stops that component until Kubernetes restarts it, and Sentinel/Patroni have nothing to fail over to.
  * - `production`: 3 of each spread over zones and nodes, a named StorageClass and larger sizes.
+ * - `compose-baseline`: the `kind` layout with the settings of the docker-compose stack this project
+ *   ports (Patroni ttl 30 / loop_wait 10 / retry_timeout 10, Sentinel down-after 5000 ms, no preStop
+ *   hand-over), for `npm run chaos -- --baseline` to compare against.
  */
 import { ConfigError, show } from './errors.js';
 import { HaTierChartProps } from './ha-tier-chart.js';
 
-export const PROFILES = ['kind', 'minimal', 'production'] as const;
+export const PROFILES = ['kind', 'minimal', 'production', 'compose-baseline'] as const;
 export type ProfileName = (typeof PROFILES)[number];
 
 export interface ProfileOptions {
@@ -56,6 +59,7 @@ export function profile(name: string, options: ProfileOptions = {}): HaTierChart
     case 'production': {
       const storageClassName = options.storageClassName ?? 'standard';
       return {
+        allowChaosProbe: false,
         etcd: {
           replicas: 3, topology: 'zone', quotaBackendBytes: '2Gi',
           resources: { cpuRequest: '500m', memoryRequest: '1Gi', memoryLimit: '2Gi' },
@@ -74,6 +78,14 @@ export function profile(name: string, options: ProfileOptions = {}): HaTierChart
           maxmemory: '1536Mi',
           storage: { size: '10Gi', storageClassName },
         },
+      };
+    }
+    case 'compose-baseline': {
+      const base = profile('kind');
+      return {
+        ...base,
+        patroni: { ...base.patroni, ttl: 30, loopWait: 10, retryTimeout: 10, switchoverOnDelete: false },
+        redis: { ...base.redis, downAfterMilliseconds: 5000, handOverOnDelete: false },
       };
     }
     default:

@@ -191,22 +191,28 @@ Components.run();
 const Policies = suite('NetworkPolicies');
 const ingress = (name: string) => find(kind, 'NetworkPolicy', name).spec.ingress as any[];
 const ports = (rule: any) => rule.ports.map((p: any) => p.port).sort();
-Policies('etcd: client port only from Patroni pods, peer port only from members', () => {
+const CHAOS = 'ha-tier.dev/chaos-probe';
+const fromLabel = (rule: any, key: string, value: string) => rule.from.some((f: any) => f.podSelector.matchLabels[key] === value);
+Policies('etcd: client port only from Patroni pods (and the chaos probe on kind), peer port only from members', () => {
   const rules = ingress('etcd');
-  const fromPatroni = rules.filter((r) => r.from.some((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'postgres'));
-  assert.equal(fromPatroni.map(ports), [[2379]]);
-  const fromPeers = rules.filter((r) => r.from.some((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'etcd'));
-  assert.equal(fromPeers.map(ports), [[2379, 2380]]);
-  assert.is(rules.length, 2, 'nobody else');
+  assert.equal(rules.filter((r) => fromLabel(r, 'app.kubernetes.io/name', 'postgres')).map(ports), [[2379]]);
+  assert.equal(rules.filter((r) => fromLabel(r, 'app.kubernetes.io/name', 'etcd')).map(ports), [[2379, 2380]]);
+  assert.equal(rules.filter((r) => fromLabel(r, CHAOS, 'true')).map(ports), [[2379]]);
+  assert.is(rules.length, 3, 'nobody else');
 });
-Policies('PostgreSQL and Redis accept clients labelled as such; Patroni REST only between members', () => {
+Policies('PostgreSQL and Redis accept clients labelled as such; Patroni REST only from members and the chaos probe', () => {
   const pg = ingress('postgres');
-  const clientRule = pg.find((r) => r.from.some((f: any) => f.podSelector.matchLabels[LABEL_CLIENT] === 'true'));
-  assert.equal(ports(clientRule), [5432]);
-  assert.ok(pg.every((r) => !ports(r).includes(8008) || r.from.every((f: any) => f.podSelector.matchLabels['app.kubernetes.io/name'] === 'postgres')));
+  assert.equal(ports(pg.find((r) => fromLabel(r, LABEL_CLIENT, 'true'))), [5432]);
+  assert.ok(pg.filter((r) => ports(r).includes(8008)).every((r) => fromLabel(r, 'app.kubernetes.io/name', 'postgres') || fromLabel(r, CHAOS, 'true')));
   for (const [name, port] of [['redis', 6379], ['sentinel', 26379]] as const) {
-    const rules = ingress(name);
-    assert.ok(rules.some((r) => r.from.some((f: any) => f.podSelector.matchLabels[LABEL_CLIENT] === 'true') && ports(r).includes(port)));
+    assert.ok(ingress(name).some((r) => fromLabel(r, LABEL_CLIENT, 'true') && ports(r).includes(port)));
+  }
+});
+Policies('production gives the chaos probe no access to etcd or Patroni\'s REST API', () => {
+  const prod = synthProfile('production');
+  for (const name of ['etcd', 'postgres']) {
+    const rules = find(prod, 'NetworkPolicy', name).spec.ingress as any[];
+    assert.not.ok(rules.some((r) => fromLabel(r, CHAOS, 'true')), name);
   }
 });
 Policies.run();

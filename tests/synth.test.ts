@@ -38,7 +38,7 @@ Synth('the CLI prints one clear sentence and exits non-zero on a bad profile', (
   const out = join(dir, 'dist');
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts', '--profile', 'huge', '--out', out], { encoding: 'utf8' });
   assert.is(run.status, 1);
-  assert.is(run.stderr, 'synth failed: Unknown profile "huge": use one of kind, minimal, production.\ndist/ was left as it was.\n');
+  assert.is(run.stderr, 'synth failed: Unknown profile "huge": use one of kind, minimal, production, compose-baseline.\ndist/ was left as it was.\n');
   assert.not.ok(existsSync(out));
 });
 

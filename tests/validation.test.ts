@@ -89,6 +89,6 @@ Redis.run();
 
 const Profiles = suite('profiles');
 Profiles('an unknown profile is refused with the allowed names', () => {
-  assert.throws(() => profile('large'), (err: Error) => err.message === 'Unknown profile "large": use one of kind, minimal, production.');
+  assert.throws(() => profile('large'), (err: Error) => err.message === 'Unknown profile "large": use one of kind, minimal, production, compose-baseline.');
 });
 Profiles.run();

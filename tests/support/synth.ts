@@ -33,4 +33,4 @@ export function find(objs: KubeObject[], kind: string, name: string): any {
   return o;
 }
 
-export const PROFILE_NAMES = ['kind', 'minimal', 'production'] as const;
+export const PROFILE_NAMES = ['kind', 'minimal', 'production', 'compose-baseline'] as const;

@@ -1,0 +1,161 @@
+/**
+ * `npm run chaos -- [scenario...] [--trials N] [--baseline] [--soak DURATION --every SECONDS]
+ *                  [--namespace NS] [--objectives FILE] [--out DIR]`
+ *
+ * Deletes pods of the tier and measures failover as an in-cluster client sees it (chaos/probe),
+ * checking on every trial that no acknowledged write was lost and that PostgreSQL never had two
+ * writable primaries. Refuses to run unless kubectl points at the project's kind cluster (or a context
+ * named in HA_TIER_ALLOW_CONTEXT) and the tier is healthy. Writes results/chaos-<time>/report.{json,md}
+ * and writes.svg; exits 1 when an objective of chaos/objectives.json is missed.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { tierHealth } from '../tools/health.js';
+import { Kube, UserError, connect, sleep } from '../tools/kube.js';
+import { Objective, RunInfo, checkObjectives, summarize, writeReport } from './report.js';
+import { SCENARIOS, Scenario } from './scenarios/index.js';
+import { TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
+import { soak } from './soak.js';
+
+const sec = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(1)}s`);
+
+function progressLine(r: TrialResult, total: number): string {
+  const leader = r.newLeader ? `${r.oldLeader}→${r.newLeader} in ${sec(r.newLeaderMs)}` : `leader ${r.oldLeader} kept`;
+  const lost = Object.entries(r.lostAcked).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ') || '0';
+  return `  ${r.namespace} ${r.scenario} #${r.trial}/${total}: deleted ${r.target}${r.force ? ' (force)' : ''}; ${leader}; write gap ${sec(r.writeGapMs)}; back ${sec(r.podReadyMs)}, healthy ${sec(r.recoveredMs)}; lost ${lost}; split brain ${r.splitBrainRounds}`;
+}
+
+function settingsOf(kube: Kube, ns: string): Promise<Record<string, string>> {
+  return (async () => {
+    const sts = await kube.apps.readNamespacedStatefulSet({ name: 'sentinel', namespace: ns });
+    const env = Object.fromEntries((sts.spec?.template.spec?.containers[0].env ?? []).map((e) => [e.name, e.value ?? '']));
+    const pg = await kube.apps.readNamespacedStatefulSet({ name: 'postgres', namespace: ns });
+    const redis = await kube.apps.readNamespacedStatefulSet({ name: 'redis', namespace: ns });
+    const cm = await kube.core.readNamespacedConfigMap({ name: 'postgres-patroni', namespace: ns });
+    const yml = cm.data?.['patroni.yml'] ?? '';
+    const pick = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(yml)?.[1] ?? '?';
+    return {
+      [`${ns}: Patroni`]: `ttl ${pick('ttl')}, loop_wait ${pick('loop_wait')}, retry_timeout ${pick('retry_timeout')}, synchronous_mode ${pick('synchronous_mode')}, preStop switchover ${pg.spec?.template.spec?.containers[0].lifecycle ? 'yes' : 'no'}, grace ${pg.spec?.template.spec?.terminationGracePeriodSeconds}s`,
+      [`${ns}: Sentinel`]: `quorum ${env.SENTINEL_QUORUM}, down-after ${env.SENTINEL_DOWN_AFTER_MS} ms, failover-timeout ${env.SENTINEL_FAILOVER_TIMEOUT_MS} ms, preStop hand-over ${redis.spec?.template.spec?.containers[0].lifecycle ? 'yes' : 'no'}, grace ${redis.spec?.template.spec?.terminationGracePeriodSeconds}s`,
+    };
+  })();
+}
+
+function versions(): Record<string, string> {
+  const images = JSON.parse(readFileSync(new URL('../images/images.json', import.meta.url), 'utf8'));
+  const kubectl = spawnSync('kubectl', ['version', '-o', 'json'], { encoding: 'utf8' });
+  let server = '?';
+  try { server = JSON.parse(kubectl.stdout).serverVersion.gitVersion; } catch { /* shown as ? */ }
+  return {
+    Kubernetes: `${server} (kind, 1 control plane + 3 workers)`,
+    images: ['etcd', 'patroni', 'redis'].map((k) => `${images[k].repository}:${images[k].tag}`).join(', '),
+    machine: `${cpus().length} CPU (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+  };
+}
+
+async function ensureBaselineTier(kube: Kube, ns: string): Promise<void> {
+  try {
+    await kube.core.readNamespace({ name: ns });
+    const h = await tierHealth(kube, ns, { writes: false });
+    if (h.healthy) return;
+  } catch { /* bring it up below */ }
+  process.stderr.write(`chaos: bringing up the baseline tier in ${ns} (profile compose-baseline)\n`);
+  const res = spawnSync('bash', ['kind/bootstrap.sh', '--profile', 'compose-baseline'], {
+    stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, HA_TIER_NAMESPACE: ns },
+  });
+  if (res.status !== 0) throw new UserError(`the baseline tier in ${ns} did not come up (npm run up -- --profile compose-baseline)`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      trials: { type: 'string', default: '3' },
+      baseline: { type: 'boolean' },
+      'baseline-namespace': { type: 'string', default: 'ha-tier-baseline' },
+      namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? 'ha-tier' },
+      objectives: { type: 'string', default: 'chaos/objectives.json' },
+      out: { type: 'string' },
+      soak: { type: 'string' },
+      every: { type: 'string', default: '60' },
+      'recover-timeout': { type: 'string', default: '300' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: npm run chaos -- [${SCENARIOS.map((s) => s.name).join('|')} ...] [--trials N] [--baseline] [--soak SECONDS --every SECONDS]`);
+    return 0;
+  }
+  const trials = Number(values.trials);
+  if (!Number.isInteger(trials) || trials < 1) throw new UserError(`--trials (${values.trials}) must be a whole number of at least 1`);
+  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
+  if (unknown.length) throw new UserError(`unknown scenario ${unknown.join(', ')}: use ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const chosen: Scenario[] = positionals.length ? SCENARIOS.filter((s) => positionals.includes(s.name)) : [...SCENARIOS];
+  const objectives = (JSON.parse(readFileSync(values.objectives!, 'utf8')) as { objectives: Objective[] }).objectives;
+  const recoverTimeoutMs = Number(values['recover-timeout']) * 1000;
+
+  const kube = connect();
+  const ns = values.namespace!;
+  const startedAt = new Date().toISOString();
+  const outDir = values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
+  process.stderr.write(`chaos: checking that the tier in ${ns} is healthy\n`);
+  await waitHealthy(kube, ns, 30_000, 'before the run (bring it up with npm run up)');
+
+  process.stderr.write('chaos: preparing the in-cluster probe\n');
+  const image = execFileSync('bash', ['chaos/build-probe.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+  const namespaces = [ns];
+  if (values.baseline) {
+    await ensureBaselineTier(kube, values['baseline-namespace']!);
+    namespaces.push(values['baseline-namespace']!);
+  }
+  const setup: Record<string, string> = { ...versions() };
+  for (const n of namespaces) Object.assign(setup, await settingsOf(kube, n));
+
+  const results: TrialResult[] = [];
+  if (values.soak) {
+    const h = await waitHealthy(kube, ns, recoverTimeoutMs, 'before the soak');
+    await ensureProbe(kube, ns, image, h);
+    const report = await soak(kube, ns, Number(values.soak) * 1000, Number(values.every) * 1000, recoverTimeoutMs);
+    const run: RunInfo = { startedAt, command: `npm run chaos -- ${argv.join(' ')}`, namespace: ns, setup };
+    const files = await writeReport(outDir, run, report.results, summarize(report.results), []);
+    process.stderr.write(`chaos: soak done: ${report.results.length} faults, lost ${JSON.stringify(report.lost)}, split brain ${report.splitBrainRounds}\n${files.map((f) => `wrote ${f}`).join('\n')}\n`);
+    return report.splitBrainRounds === 0 && report.lost.pg === 0 && report.lost.etcd === 0 ? 0 : 1;
+  }
+  for (const n of namespaces) {
+    const h = await waitHealthy(kube, n, recoverTimeoutMs, 'before its first trial');
+    await ensureProbe(kube, n, image, h);
+    for (const scenario of chosen) {
+      process.stderr.write(`chaos: ${n} ${scenario.name}: ${scenario.title}\n`);
+      for (let i = 1; i <= trials; i++) {
+        const r = await runTrial(kube, n, scenario, i, { recoverTimeoutMs });
+        results.push(r);
+        process.stderr.write(`${progressLine(r, trials)}\n`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  const summaries = summarize(results);
+  const objectiveResults = checkObjectives(objectives, summaries, ns);
+  const run: RunInfo = { startedAt, command: `npm run chaos -- ${argv.join(' ')}`, namespace: ns, setup };
+  const baseline = values.baseline ? { summaries: summaries.filter((s) => s.namespace !== ns) } : undefined;
+  const files = await writeReport(outDir, run, results, summaries, objectiveResults, baseline);
+  const md = readFileSync(files[1], 'utf8');
+  console.log(md.slice(md.indexOf('## Summary'), md.indexOf('## Trials')).trim());
+  for (const f of files) process.stderr.write(`wrote ${f}\n`);
+  const missed = objectiveResults.filter((o) => !o.met);
+  if (missed.length) process.stderr.write(`chaos: ${missed.length} objective(s) missed\n`);
+  return missed.length ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err) => {
+    console.error(`chaos: ${err instanceof UserError ? err.message : (err as Error).stack ?? err}`);
+    process.exitCode = 2;
+  },
+);
