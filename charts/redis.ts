@@ -290,6 +290,9 @@ export class RedisSentinel extends Construct {
               env: [
                 ...commonEnv,
                 { name: 'REDIS_ANNOUNCE_HOSTNAME', value: `$(POD_NAME).${this.headlessServiceName}.${ns}.svc.${domain}` },
+                // A killed master that returns while the sentinels still name it waits this long for
+                // their failover before it takes the master role back (see images/redis/redis-start).
+                { name: 'REDIS_MASTER_RESTART_WAIT_SECONDS', value: String(Math.ceil(downAfter / 1000) + 10) },
               ],
               ports: [{ name: 'redis', containerPort: 6379 }],
               startupProbe: { exec: exec('/usr/local/bin/redis-health', 'liveness'), periodSeconds: 2, failureThreshold: 60 },

@@ -63,7 +63,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 
 const pgConfig = (h: string): pg.ClientConfig => ({
   host: h, port: 5432, user: env('PGUSER', 'postgres'), password: env('PGPASSWORD'), database: 'postgres',
-  connectionTimeoutMillis: 1000, query_timeout: 2000, keepAlive: true,
+  connectionTimeoutMillis: 500, query_timeout: 1500, keepAlive: true,
 });
 
 /** A PostgreSQL connection that is rebuilt after any error. */
@@ -95,10 +95,11 @@ const redis = new Redis({
   name: env('REDIS_MASTER_NAME', 'mymaster'),
   password: env('REDIS_PASSWORD'),
   role: 'master',
-  commandTimeout: 1000,
+  // Longer than a graceful hand-over (writes are paused, then answered READONLY and resent).
+  commandTimeout: 2000,
   connectTimeout: 1000,
-  maxRetriesPerRequest: 0,
-  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: true,
   sentinelRetryStrategy: () => 100,
   retryStrategy: () => 100,
   // A demoted master answers READONLY: ask Sentinel again.
