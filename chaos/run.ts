@@ -75,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       trials: { type: 'string', default: '3' },
       baseline: { type: 'boolean' },
+      'baseline-trials': { type: 'string' },
       'baseline-namespace': { type: 'string', default: 'ha-tier-baseline' },
       namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? 'ha-tier' },
       objectives: { type: 'string', default: 'chaos/objectives.json' },
@@ -125,15 +126,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`chaos: soak done: ${report.results.length} faults, lost ${JSON.stringify(report.lost)}, split brain ${report.splitBrainRounds}\n${files.map((f) => `wrote ${f}`).join('\n')}\n`);
     return report.splitBrainRounds === 0 && report.lost.pg === 0 && report.lost.etcd === 0 ? 0 : 1;
   }
+  const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
+  if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
   for (const n of namespaces) {
     const h = await waitHealthy(kube, n, recoverTimeoutMs, 'before its first trial');
     await ensureProbe(kube, n, image, h);
+    const count = n === ns ? trials : baselineTrials;
     for (const scenario of chosen) {
       process.stderr.write(`chaos: ${n} ${scenario.name}: ${scenario.title}\n`);
-      for (let i = 1; i <= trials; i++) {
+      for (let i = 1; i <= count; i++) {
         const r = await runTrial(kube, n, scenario, i, { recoverTimeoutMs });
         results.push(r);
-        process.stderr.write(`${progressLine(r, trials)}\n`);
+        process.stderr.write(`${progressLine(r, count)}\n`);
         await sleep(1000);
       }
     }

@@ -107,8 +107,11 @@ ensure_secret() {
 }
 
 synth_and_apply() {
-  (cd "${REPO_ROOT}" && npx --no-install tsx main.ts --profile "${PROFILE}" --namespace "${NAMESPACE}")
-  kubectl apply -f "${REPO_ROOT}/dist/" | sed 's/^/    /' >&2
+  # dist/ is the default namespace's; a second tier (e.g. the chaos baseline) gets its own directory.
+  local out="${REPO_ROOT}/dist"
+  [ "${NAMESPACE}" = ha-tier ] || out="${REPO_ROOT}/.dist-${NAMESPACE}"
+  (cd "${REPO_ROOT}" && npx --no-install tsx main.ts --profile "${PROFILE}" --namespace "${NAMESPACE}" --out "${out}")
+  kubectl apply -f "${out}/" | sed 's/^/    /' >&2
 }
 
 main() {

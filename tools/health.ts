@@ -189,14 +189,26 @@ async function redisView(kube: Kube, ns: string, redisPods: k8s.V1Pod[], sentine
     rows.push(row);
     if (p.status?.phase !== 'Running') continue;
     const res = await sh(kube, ns, podName(p), 'sentinel',
-      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME"; echo "<<>>"; redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL master "$REDIS_MASTER_NAME"');
-    const [addr, info] = res.stdout.split('<<>>');
+      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME"; echo "<<>>"; ' +
+      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL master "$REDIS_MASTER_NAME"; echo "<<>>"; ' +
+      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL replicas "$REDIS_MASTER_NAME"');
+    const [addr, info, replicasRaw = ''] = res.stdout.split('<<>>');
+    // Replicas this sentinel can really use: flags exactly "slave" and the replica's link to the master up.
+    const replicaFields = replicasRaw.trim().split('\n');
+    let usable = 0;
+    for (let i = 0; i < replicaFields.length; i++) {
+      if (replicaFields[i] !== 'name') continue;
+      const rec: Record<string, string> = {};
+      for (let j = i; j < replicaFields.length - 1 && (j === i || replicaFields[j] !== 'name'); j += 2) rec[replicaFields[j]] = replicaFields[j + 1];
+      if (rec.flags === 'slave' && rec['master-link-status'] === 'ok') usable++;
+    }
     const host = addr.trim().split('\n')[0];
     const fields = info.trim().split('\n');
     const get = (k: string) => { const i = fields.indexOf(k); return i >= 0 ? fields[i + 1] : undefined; };
     if (host) masters.set(row.pod, host);
-    row.state = `master ${host ? host.split('.')[0] : '?'}, ${get('num-slaves') ?? '?'} replicas, ${Number(get('num-other-sentinels') ?? -1) + 1} sentinels, flags ${get('flags') ?? '?'}${row.ready ? '' : ', not ready'}`;
-    const ok = host && Number(get('num-slaves')) === expected.redis - 1 && Number(get('num-other-sentinels')) === expected.sentinel - 1 && get('flags') === 'master';
+    row.state = `master ${host ? host.split('.')[0] : '?'}, ${usable}/${get('num-slaves') ?? '?'} replicas usable, ${Number(get('num-other-sentinels') ?? -1) + 1} sentinels, flags ${get('flags') ?? '?'}${row.ready ? '' : ', not ready'}`;
+    const ok = host && usable === expected.redis - 1 && Number(get('num-slaves')) === expected.redis - 1 &&
+      Number(get('num-other-sentinels')) === expected.sentinel - 1 && get('flags') === 'master';
     if (!ok) row.state += ' (!)';
   }
   const agreed = new Set(masters.values());
