@@ -65,7 +65,6 @@ export class HaTierChart extends Chart {
     });
     const domain = props.etcd?.clusterDomain ?? 'cluster.local';
     this.patroni = new PatroniCluster(this, 'postgres', {
-      clusterDomain: domain,
       ...props.patroni,
       etcdHosts: this.etcd.clientUrls.map((u) => u.replace('http://', '')),
       clientSelectors: [...(props.patroni?.clientSelectors ?? []), CLIENT_SELECTOR],

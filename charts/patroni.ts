@@ -135,11 +135,6 @@ export interface PatroniClusterProps {
    * @default 45
    */
   readonly terminationGracePeriodSeconds?: number;
-  /**
-   * The cluster's DNS domain, part of the members' stable names.
-   * @default 'cluster.local'
-   */
-  readonly clusterDomain?: string;
 }
 
 export const DEFAULT_PG_HBA = [
@@ -200,7 +195,6 @@ export class PatroniCluster extends Construct {
     const resources = props.resources ?? { cpuRequest: '100m', memoryRequest: '256Mi', memoryLimit: '512Mi' };
     const storage = props.storage ?? { size: '2Gi' };
     const grace = props.terminationGracePeriodSeconds ?? 45;
-    const domain = props.clusterDomain ?? 'cluster.local';
     const superuser = props.superuserUsername ?? 'postgres';
     const replicationUser = props.replicationUsername ?? 'replicator';
     this.credentialsSecretName = props.credentialsSecretName ?? 'postgres-credentials';
@@ -233,7 +227,6 @@ export class PatroniCluster extends Construct {
     const labels = componentLabels(this.name, 'database');
     this.selectorLabels = labels.selector;
     this.replicas = replicas;
-    const self = `$(POD_NAME).${this.headlessServiceName}.${ns}.svc.${domain}`;
 
     this.dcsSettings = {
       ttl,
@@ -347,8 +340,12 @@ export class PatroniCluster extends Construct {
                 ...podIdentityEnv(),
                 { name: 'PATRONI_NAME', value: '$(POD_NAME)' },
                 { name: 'PATRONI_SCOPE', value: this.scope },
-                { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `${self}:8008` },
-                { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `${self}:5432` },
+                // Members find each other through the addresses each one publishes in etcd on every
+                // HA loop, so the pod IP is always current. A DNS name could be served stale by the
+                // cluster DNS cache for up to its TTL after a pod is recreated, and a promoting replica
+                // would then time out asking the old address for its position.
+                { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: '$(POD_IP):8008' },
+                { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: '$(POD_IP):5432' },
                 secretEnv('PATRONI_SUPERUSER_PASSWORD', 'superuser-password'),
                 secretEnv('PATRONI_REPLICATION_PASSWORD', 'replication-password'),
                 { name: 'ETCDCTL_API', value: '3' },

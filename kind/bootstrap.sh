@@ -144,6 +144,11 @@ main() {
   log "[5/6] synth (profile ${PROFILE}) and apply"
   synth_and_apply
   log "[6/6] waiting until the tier is healthy (up to ${WAIT_SECONDS}s)"
+  # A changed template rolls the pods one by one: health only counts once every rollout is done.
+  local sts
+  for sts in etcd postgres redis sentinel; do
+    kubectl -n "${NAMESPACE}" rollout status "statefulset/${sts}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
+  done
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}" --sync-config)
   log "tier healthy; npm run up took $(( $(date +%s) - start ))s"
 }

@@ -1,5 +1,6 @@
 /** The chaos runner's history analysis must flag what it is there to flag. */
 import { suite } from 'uvu';
+import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import {
   Event, Op, Sample, leaderTimeline, lostWrites, parseEvents, splitBrain, stats, timeToNewLeader, writeGap,
@@ -110,3 +111,35 @@ Stats('JSON lines that do not parse are counted, not fatal', () => {
   assert.is(bad, 1);
 });
 Stats.run();
+
+const Recorded = suite('a recorded history (pg-leader-force on the kind lab)');
+const recorded = (() => {
+  const text = readFileSync(new URL('./fixtures/chaos/pg-leader-force.jsonl', import.meta.url), 'utf8');
+  const { events } = parseEvents(text);
+  const meta = JSON.parse((events[0] as { msg: string }).msg);
+  return { events: events.slice(1), meta };
+})();
+Recorded('re-analysing it gives the numbers the runner reported', () => {
+  const { events, meta } = recorded;
+  assert.is(writeGap(events, 'pg', meta.faultAt, meta.faultAt + 12_000).gapMs, meta.writeGapMs);
+  assert.equal(timeToNewLeader(leaderTimeline(events, 'patroni'), meta.oldLeader, meta.faultAt), { ms: meta.newLeaderMs, leader: meta.newLeader });
+  assert.equal(splitBrain(events).rounds, []);
+});
+Recorded('every acknowledged write was read back', () => {
+  const acked = recorded.events.filter((e): e is Op => e.k === 'op' && e.ok).map((e) => e.seq);
+  assert.ok(acked.length > 100);
+  assert.equal(lostWrites(acked, acked), []);
+});
+Recorded('the same history with an old primary still writable during the promotion is flagged as split brain', () => {
+  const { events, meta } = recorded;
+  const promoted = events.find((e): e is Sample => e.k === 'sample' && e.v === 'pg-writable' && e.pod === meta.newLeader && e.value === true)!;
+  const tampered = [...events, { ...promoted, pod: meta.target, value: true }];
+  assert.is(splitBrain(tampered).rounds.length, 1);
+  assert.equal(splitBrain(tampered).rounds[0].pods, [meta.newLeader, meta.target].sort());
+});
+Recorded('the same history with one acknowledged write missing on read-back is flagged as a lost write', () => {
+  const acked = recorded.events.filter((e): e is Op => e.k === 'op' && e.ok).map((e) => e.seq);
+  const victim = acked[Math.floor(acked.length / 2)];
+  assert.equal(lostWrites(acked, acked.filter((s) => s !== victim)), [victim]);
+});
+Recorded.run();
