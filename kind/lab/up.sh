@@ -37,8 +37,9 @@ install_tools() {
   local tool
   for tool in kind kubectl; do
     local current
-    # The lab's binaries are first on PATH inside this script; look at what a user's shell finds.
-    current=$(PATH="${PATH#"${LAB_BIN}:"}" command -v "${tool}" 2>/dev/null || true)
+    # The lab's binaries are on PATH inside this script; look at what a user's shell finds.
+    local user_path; user_path=$(printf '%s' "${PATH}" | tr ':' '\n' | grep -vxF "${LAB_BIN}" | paste -sd: -)
+    current=$(PATH="${user_path}" command -v "${tool}" 2>/dev/null || true)
     local fits=false
     if [ -n "${current}" ]; then
       case "${tool}" in

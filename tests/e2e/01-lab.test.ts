@@ -5,6 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CLUSTER_NAME, Kube, connect, deleteNamespace, execIn, podReady, progress, waitFor } from './kube.js';
 
@@ -15,8 +16,19 @@ const NS = `lab-e2e-${Date.now().toString(36)}`;
 interface Ctx { kube: Kube }
 const Lab = suite<Ctx>('lab cluster', {} as Ctx);
 
+/** Builds the image from images/ on the lab's Debian base and loads it with `kind load docker-image`. */
+function buildAndLoad(): void {
+  const env = { ...process.env, BASE_IMAGE: process.env.BASE_IMAGE ?? 'ha-tier-lab/debian:bookworm' };
+  const build = spawnSync('bash', ['images/build.sh', 'etcd'], { encoding: 'utf8', env, timeout: 900_000 });
+  if (build.status !== 0) throw new Error(`images/build.sh etcd failed: ${build.stderr.slice(-2000)}`);
+  const load = spawnSync('kind', ['load', 'docker-image', IMAGE, '--name', CLUSTER_NAME], { encoding: 'utf8', timeout: 300_000 });
+  if (load.status !== 0) throw new Error(`kind load docker-image ${IMAGE} failed: ${load.stderr.slice(-2000)}`);
+}
+
 Lab.before(async (ctx) => {
   ctx.kube = connect();
+  progress(`building ${IMAGE} from images/etcd and loading it with kind load docker-image`);
+  buildAndLoad();
   progress(`namespace ${NS}, probe image ${IMAGE}`);
   await ctx.kube.core.createNamespace({ body: { metadata: { name: NS, labels: { 'ha-tier.dev/test': 'lab' } } } });
   await ctx.kube.core.createNamespacedService({
