@@ -85,6 +85,13 @@ export function markdown(run: RunInfo, results: TrialResult[], summaries: Scenar
   for (const s of summaries) {
     lines.push(`| ${s.namespace} | ${s.scenario} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.podReadyMs.median)} | ${sec(s.recoveredMs.median)} | ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd} | ${s.splitBrainRounds} |`);
   }
+  lines.push('', '## Per scenario: min / median / p95 / max', '');
+  for (const s of summaries) {
+    lines.push(`### ${s.namespace} / ${s.scenario} (${s.trials} trials)`, '', '| measure (s) | min | median | p95 | max |', '|---|---|---|---|---|');
+    const rows: [string, Stats][] = [['new leader', s.newLeaderMs], ['client write gap', s.writeGapMs], ['pod back (Ready)', s.podReadyMs], ['tier healthy again', s.recoveredMs]];
+    for (const [name, st] of rows) lines.push(`| ${name} | ${sec(st.min)} | ${sec(st.median)} | ${sec(st.p95)} | ${sec(st.max)} |`);
+    lines.push('', `Lost acknowledged writes pg/redis/etcd: ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd}; rounds with two writable primaries: ${s.splitBrainRounds}; trials whose read-back did not complete: ${s.unverified}.`, '');
+  }
   lines.push('', '## Objectives', '', '| scenario | measure | objective | actual | result |', '|---|---|---|---|---|');
   for (const o of objectives) {
     const isTime = o.measure.endsWith('Ms');
@@ -115,13 +122,14 @@ function chartData(results: TrialResult[]) {
   for (const r of results) {
     const system = r.scenario.startsWith('pg') ? 'pg' : r.scenario.startsWith('etcd') ? 'etcd' : 'redis';
     const buckets = new Map<number, number>();
+    const lastT = r.events.reduce((m, e) => Math.max(m, e.t), 0);
     for (const e of r.events) {
       if (e.k !== 'op' || (e as Op).s !== system) continue;
       const b = Math.floor((e.t - r.faultAt) / 250) * 0.25;
       if (b < -3 || b > 20) continue;
       buckets.set(b, (buckets.get(b) ?? 0) + ((e as Op).ok ? 1 : 0));
     }
-    for (let b = -3; b <= 20; b += 0.25) rows.push({ scenario: `${r.namespace}/${r.scenario}`, trial: `${r.namespace}/${r.scenario}#${r.trial}`, t: b, acked: buckets.get(b) ?? 0 });
+    for (let b = -3; b <= 20 && r.faultAt + b * 1000 <= lastT; b += 0.25) rows.push({ scenario: `${r.namespace}/${r.scenario}`, trial: `${r.namespace}/${r.scenario}#${r.trial}`, t: b, acked: buckets.get(b) ?? 0 });
   }
   return rows;
 }

@@ -68,6 +68,18 @@ async function ensureBaselineTier(kube: Kube, ns: string): Promise<void> {
   if (res.status !== 0) throw new UserError(`the baseline tier in ${ns} did not come up (npm run up -- --profile compose-baseline)`);
 }
 
+/** `--report DIR`: renders report.md and writes.svg again from DIR/report.json (after a report change). */
+async function rerender(dir: string, objectivesFile: string): Promise<number> {
+  const saved = JSON.parse(readFileSync(`${dir}/report.json`, 'utf8')) as { run: RunInfo; trials: TrialResult[] };
+  const objectives = (JSON.parse(readFileSync(objectivesFile, 'utf8')) as { objectives: Objective[] }).objectives;
+  const summaries = summarize(saved.trials);
+  const results = checkObjectives(objectives, summaries, saved.run.namespace);
+  const others = summaries.filter((s) => s.namespace !== saved.run.namespace);
+  await writeReport(dir, saved.run, saved.trials, summaries, results, others.length ? { summaries: others } : undefined);
+  process.stderr.write(`rewrote ${dir}/report.md and ${dir}/writes.svg\n`);
+  return results.some((o) => !o.met) ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -83,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
       soak: { type: 'string' },
       every: { type: 'string', default: '60' },
       'recover-timeout': { type: 'string', default: '300' },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`usage: npm run chaos -- [${SCENARIOS.map((s) => s.name).join('|')} ...] [--trials N] [--baseline] [--soak SECONDS --every SECONDS]`);
     return 0;
   }
+  if (values.report) return rerender(values.report, values.objectives!);
   const trials = Number(values.trials);
   if (!Number.isInteger(trials) || trials < 1) throw new UserError(`--trials (${values.trials}) must be a whole number of at least 1`);
   const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
@@ -138,6 +152,9 @@ async function main(argv: string[]): Promise<number> {
         const r = await runTrial(kube, n, scenario, i, { recoverTimeoutMs });
         results.push(r);
         process.stderr.write(`${progressLine(r, count)}\n`);
+        // Keep the report current, so an interrupted run still leaves its trials behind.
+        await writeReport(outDir, { startedAt, command: `npm run chaos -- ${argv.join(' ')} (in progress)`, namespace: ns, setup }, results,
+          summarize(results), checkObjectives(objectives, summarize(results), ns));
         await sleep(1000);
       }
     }
