@@ -15,7 +15,8 @@ export async function soak(kube: Kube, ns: string, durationMs: number, everyMs: 
   const events: Event[] = [];
   const probe = startProbe(kube, ns, id, events);
   probe.done.catch(() => {});
-  await probe.ready;
+  await Promise.race([probe.ready, probe.done.then(() => { throw new Error('probe ended before it was ready'); }),
+    sleep(90_000).then(() => { throw new Error('probe not ready within 90s'); })]);
   const faults: { pod: string; t0: number; podReadyMs: number | null; recoveredMs: number | null }[] = [];
   const end = Date.now() + durationMs;
   try {
