@@ -118,6 +118,9 @@ async function patroniView(kube: Kube, ns: string, pods: k8s.V1Pod[], expected: 
     const syncStandbys = members.filter((m) => m.role === 'sync_standby').length;
     const leaders = members.filter((m) => m.role === 'leader' || m.role === 'master');
     leader = leaders.length === 1 ? leaders[0].name : undefined;
+    // A replica counts only on the leader's timeline: one left on an older timeline (it needs a
+    // rewind or has not yet followed the last promotion) could not take over cleanly.
+    const leaderTimeline = leaders[0]?.timeline;
     let replicasOk = 0;
     for (const row of rows) {
       const m = members.find((x) => x.name === row.pod);
@@ -127,7 +130,9 @@ async function patroniView(kube: Kube, ns: string, pods: k8s.V1Pod[], expected: 
       row.state = `${m.state}${row.ready ? '' : ', not ready'}${label !== (row.role === 'leader' ? 'primary' : 'replica') ? `, label ${label}` : ''}`;
       row.lag = m.lag === undefined ? '-' : typeof m.lag === 'number' ? `${m.lag} B` : String(m.lag);
       const lagOk = typeof m.lag === 'number' && m.lag <= 1024 * 1024;
-      if (row.role !== 'leader' && ['streaming', 'running'].includes(m.state) && lagOk && row.ready) replicasOk++;
+      const sameTimeline = m.timeline !== undefined && m.timeline === leaderTimeline;
+      if (row.role !== 'leader' && !sameTimeline) row.state += `, timeline ${m.timeline ?? '?'} (leader ${leaderTimeline ?? '?'})`;
+      if (row.role !== 'leader' && ['streaming', 'running'].includes(m.state) && lagOk && sameTimeline && row.ready) replicasOk++;
     }
     const leaderRow = rows.find((r) => r.pod === leader);
     const labelled = pods.find((p) => p.metadata?.name === leader)?.metadata?.labels?.[LABEL_ROLE] === 'primary';
@@ -135,7 +140,7 @@ async function patroniView(kube: Kube, ns: string, pods: k8s.V1Pod[], expected: 
     checks.push({
       name: 'patroni',
       ok: !!leader && replicasOk === expected - 1 && !!leaderRow?.ready && labelled && syncOk,
-      detail: `leader ${leader ?? 'none'}${labelled ? '' : ' (not labelled primary)'}, ${replicasOk}/${expected - 1} replicas running with lag ≤ 1 MiB` +
+      detail: `leader ${leader ?? 'none'}${labelled ? '' : ' (not labelled primary)'}, ${replicasOk}/${expected - 1} replicas running on its timeline with lag ≤ 1 MiB` +
         (syncMode ? `, ${syncStandbys} sync standby` : ', asynchronous'),
     });
   } catch {
