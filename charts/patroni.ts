@@ -351,6 +351,9 @@ export class PatroniCluster extends Construct {
                 { name: 'ETCDCTL_API', value: '3' },
                 { name: 'ETCDCTL_ENDPOINTS', value: props.etcdHosts.map((h) => `http://${h}`).join(',') },
                 { name: 'HA_TIER_ROLE_LABEL', value: LABEL_ROLE },
+                // A returning former leader that released its own stale lock waits this long for
+                // another member to take it (images/patroni/patroni-start).
+                { name: 'PATRONI_RELEASED_LOCK_WAIT_SECONDS', value: String(3 * ttl) },
                 { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
               ],
               ports: [{ name: 'postgresql', containerPort: 5432 }, { name: 'patroni', containerPort: 8008 }],
