@@ -142,6 +142,7 @@ main() {
   ensure_secret postgres-credentials superuser-password replication-password
   ensure_secret redis-credentials password
   log "[5/6] synth (profile ${PROFILE}) and apply"
+  local applied; applied=$(date +%s)
   synth_and_apply
   log "[6/6] waiting until the tier is healthy (up to ${WAIT_SECONDS}s)"
   # A changed template rolls the pods one by one: health only counts once every rollout is done.
@@ -150,7 +151,7 @@ main() {
     kubectl -n "${NAMESPACE}" rollout status "statefulset/${sts}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
   done
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}" --sync-config)
-  log "tier healthy; npm run up took $(( $(date +%s) - start ))s"
+  log "tier healthy ${PROFILE:+(profile ${PROFILE}) }$(( $(date +%s) - applied ))s after apply; npm run up took $(( $(date +%s) - start ))s"
 }
 
 main "$@"

@@ -36,7 +36,7 @@ Up('brings the tier from nothing to healthy, as the components see it', async (c
   const first = run(['kind/bootstrap.sh'], 900_000);
   assert.is(first.status, 0, first.output.slice(-3000));
   assert.match(first.stderr, 'tier healthy');
-  const applyToHealthy = /healthy after (\d+)s/.exec(first.stderr)?.[1];
+  const applyToHealthy = /(\d+)s after apply/.exec(first.stderr)?.[1];
   ctx.bench.firstUpSeconds = first.seconds;
   ctx.bench.applyToHealthySeconds = applyToHealthy ? Number(applyToHealthy) : null;
   progress(`first up: ${first.seconds.toFixed(0)}s, apply to healthy ${applyToHealthy}s`);
