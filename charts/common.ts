@@ -1,20 +1,15 @@
 /**
  * Building blocks shared by the tier's constructs: labels, quantities and resources, the restricted
  * security context, scheduling (anti-affinity / zone spread), volume claim templates and PDBs.
+ * Names and labels come from the contract (contract/index.ts).
  */
 import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { COMPONENTS, ComponentKey, IMAGE_UID, ImageKey, LABEL, PART_OF, selectorOf } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import images from '../images/images.json' with { type: 'json' };
 import { ConfigError, show } from './errors.js';
-
-/** Label keys the project owns. */
-export const LABEL_ROLE = 'ha-tier.dev/role';
-/** Pods carrying this label (value "true") may connect to PostgreSQL, Redis and Sentinel. */
-export const LABEL_CLIENT = 'ha-tier.dev/client';
-
-export const PART_OF = 'ha-tier';
 
 /**
  * How replicas of one component are kept apart.
@@ -81,22 +76,16 @@ export function resourceRequirements(r: ResourceProps): k8s.ResourceRequirements
 }
 
 /** The default image of a component, from images/images.json (versioned tag, never :latest). */
-export function defaultImage(component: keyof Omit<typeof images, '_comment'>): string {
-  const entry = images[component];
+export function defaultImage(image: ImageKey): string {
+  const entry = images[image];
   return `${entry.repository}:${entry.tag}`;
 }
 
-/** Recommended labels; the first two are the selector labels. */
-export function componentLabels(name: string, component: string): { selector: Record<string, string>; all: Record<string, string> } {
-  const selector = { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': PART_OF };
-  return {
-    selector,
-    all: { ...selector, 'app.kubernetes.io/component': component, 'app.kubernetes.io/part-of': PART_OF },
-  };
+/** Recommended labels of a component; `selector` is the part its workload and Services select on. */
+export function componentLabels(component: ComponentKey): { selector: Record<string, string>; all: Record<string, string> } {
+  const selector = selectorOf(component);
+  return { selector, all: { ...selector, [LABEL.component]: COMPONENTS[component].role, [LABEL.partOf]: PART_OF } };
 }
-
-/** Numeric non-root user of every image under images/. */
-export const IMAGE_UID = 10001;
 
 /** Pod-level security context meeting Pod Security "restricted". */
 export function podSecurityContext(): k8s.PodSecurityContext {
@@ -190,11 +179,6 @@ export function service(
   });
   for (const [k, v] of Object.entries(opts.selector)) svc.selectLabel(k, v);
   return svc;
-}
-
-/** The stable DNS name of pod `ordinal` of a StatefulSet behind a headless service. */
-export function podHost(statefulSet: string, ordinal: number, headless: string, namespace: string, clusterDomain: string): string {
-  return `${statefulSet}-${ordinal}.${headless}.${namespace}.svc.${clusterDomain}`;
 }
 
 /** Downward-API environment every pod of the tier gets. */

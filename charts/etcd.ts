@@ -3,13 +3,14 @@
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { COMPONENTS, podHost } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
-  Topology, TOPOLOGIES, ResourceProps, StorageProps, componentLabels, containerSecurityContext, defaultImage,
-  disruptionBudget, namespaceOf, podHost, podIdentityEnv, podSecurityContext, resourceRequirements, scheduling,
-  service, validateResources, volumeClaimTemplate, parseQuantity,
+  Topology, TOPOLOGIES, ResourceProps, StorageProps, componentLabels, defaultImage, disruptionBudget, namespaceOf,
+  service, validateResources, parseQuantity,
 } from './common.js';
 import { ConfigError, requireInteger, requireOneOf } from './errors.js';
+import { httpProbe, memberStatefulSet } from './workload.js';
 
 export interface EtcdClusterProps {
   /**
@@ -71,20 +72,18 @@ export interface EtcdClusterProps {
  */
 export class EtcdCluster extends Construct {
   /** Name of the StatefulSet (and the prefix of its pods). */
-  public readonly name = 'etcd';
-  /** Headless service giving every member its stable DNS name. */
-  public readonly headlessServiceName = 'etcd-headless';
-  /** Client service (port 2379) over ready members. */
-  public readonly clientServiceName = 'etcd';
+  public readonly name = COMPONENTS.etcd.workload;
   public readonly replicas: number;
   /** `http://<member>:2379` of every member, for clients that want all of them. */
   public readonly clientUrls: string[];
   /** Labels selecting this cluster's pods. */
   public readonly selectorLabels: Record<string, string>;
   public readonly statefulSet: k8s.KubeStatefulSet;
+  private readonly policy: kplus.NetworkPolicy;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps = {}) {
     super(scope, id);
+    // 1. Validate.
     const owner = `EtcdCluster '${id}'`;
     const replicas = props.replicas ?? 3;
     const ha = props.highAvailability ?? true;
@@ -94,7 +93,6 @@ export class EtcdCluster extends Construct {
     const grace = props.terminationGracePeriodSeconds ?? 30;
     const domain = props.clusterDomain ?? 'cluster.local';
     const quota = props.quotaBackendBytes ?? '512Mi';
-
     requireInteger(owner, 'replicas', replicas, 1);
     if (ha && replicas < 3) {
       throw new ConfigError(`${owner}: 'replicas' (${replicas}) must be at least 3 in a highly available layout; use 3 or 5, or turn 'highAvailability' off for a single member.`);
@@ -107,109 +105,88 @@ export class EtcdCluster extends Construct {
     const quotaBytes = parseQuantity(owner, 'quotaBackendBytes', quota);
     requireInteger(owner, 'terminationGracePeriodSeconds', grace, 0);
 
+    // 2. Render etcd's own configuration: its flags.
     const ns = namespaceOf(this);
-    const labels = componentLabels(this.name, 'dcs');
-    this.selectorLabels = labels.selector;
-    this.replicas = replicas;
-    const host = (i: number) => podHost(this.name, i, this.headlessServiceName, ns, domain);
+    const { ports } = COMPONENTS.etcd;
+    const host = (i: number) => podHost('etcd', i, ns, domain);
     const members = Array.from({ length: replicas }, (_, i) => i);
-    this.clientUrls = members.map((i) => `http://${host(i)}:2379`);
-    const self = `$(POD_NAME).${this.headlessServiceName}.${ns}.svc.${domain}`;
+    this.replicas = replicas;
+    this.clientUrls = members.map((i) => `http://${host(i)}:${ports.client}`);
+    const self = `$(POD_NAME).${COMPONENTS.etcd.headlessService}.${ns}.svc.${domain}`;
+    const args = [
+      '--name=$(POD_NAME)',
+      '--data-dir=/var/lib/etcd/data',
+      `--listen-client-urls=http://0.0.0.0:${ports.client}`,
+      `--advertise-client-urls=http://${self}:${ports.client}`,
+      `--listen-peer-urls=http://0.0.0.0:${ports.peer}`,
+      `--initial-advertise-peer-urls=http://${self}:${ports.peer}`,
+      `--initial-cluster=${members.map((i) => `${this.name}-${i}=http://${host(i)}:${ports.peer}`).join(',')}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=${ns}-${this.name}`,
+      `--listen-metrics-urls=http://0.0.0.0:${ports.metrics}`,
+      `--quota-backend-bytes=${Math.round(quotaBytes)}`,
+      '--auto-compaction-mode=periodic',
+      '--auto-compaction-retention=1h',
+      '--logger=zap',
+    ];
 
+    // 3. Build the objects.
+    const labels = componentLabels('etcd');
+    this.selectorLabels = labels.selector;
     service(this, 'Headless', {
-      name: this.headlessServiceName, labels: labels.all, selector: labels.selector, headless: true,
-      ports: [{ name: 'client', port: 2379 }, { name: 'peer', port: 2380 }],
+      name: COMPONENTS.etcd.headlessService, labels: labels.all, selector: labels.selector, headless: true,
+      ports: [{ name: 'client', port: ports.client }, { name: 'peer', port: ports.peer }],
     });
     service(this, 'Client', {
-      name: this.clientServiceName, labels: labels.all, selector: labels.selector, ports: [{ name: 'client', port: 2379 }],
+      name: COMPONENTS.etcd.services.client, labels: labels.all, selector: labels.selector, ports: [{ name: 'client', port: ports.client }],
     });
 
-    // Raw StatefulSet: cdk8s-plus-28's has no volumeClaimTemplates, and the probes, hooks and
-    // scheduling below need exact control.
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
-      metadata: { name: this.name, labels: labels.all },
-      spec: {
-        serviceName: this.headlessServiceName,
-        replicas,
-        // All members must be up to form the initial quorum: start them together.
-        podManagementPolicy: 'Parallel',
-        updateStrategy: { type: 'RollingUpdate' },
-        selector: { matchLabels: labels.selector },
-        template: {
-          metadata: { labels: labels.all },
-          spec: {
-            securityContext: podSecurityContext(),
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            terminationGracePeriodSeconds: grace,
-            ...scheduling(topology, labels.selector),
-            containers: [
-              {
-                name: 'etcd',
-                image: props.image ?? defaultImage('etcd'),
-                imagePullPolicy: 'IfNotPresent',
-                command: ['etcd'],
-                args: [
-                  '--name=$(POD_NAME)',
-                  '--data-dir=/var/lib/etcd/data',
-                  '--listen-client-urls=http://0.0.0.0:2379',
-                  `--advertise-client-urls=http://${self}:2379`,
-                  '--listen-peer-urls=http://0.0.0.0:2380',
-                  `--initial-advertise-peer-urls=http://${self}:2380`,
-                  `--initial-cluster=${members.map((i) => `${this.name}-${i}=http://${host(i)}:2380`).join(',')}`,
-                  '--initial-cluster-state=new',
-                  `--initial-cluster-token=${ns}-${this.name}`,
-                  '--listen-metrics-urls=http://0.0.0.0:2381',
-                  `--quota-backend-bytes=${Math.round(quotaBytes)}`,
-                  '--auto-compaction-mode=periodic',
-                  '--auto-compaction-retention=1h',
-                  '--logger=zap',
-                ],
-                env: [...podIdentityEnv(), { name: 'ETCDCTL_API', value: '3' }],
-                ports: [
-                  { name: 'client', containerPort: 2379 },
-                  { name: 'peer', containerPort: 2380 },
-                  { name: 'metrics', containerPort: 2381 },
-                ],
-                // Started: the member has joined its cluster and serves clients (etcd only opens the
-                // client port then). A fresh cluster needs a quorum of members up: allow 5 minutes.
-                startupProbe: {
-                  httpGet: { path: '/version', port: k8s.IntOrString.fromString('client') },
-                  periodSeconds: 2, failureThreshold: 150,
-                },
-                // Ready: the member is part of a cluster with a leader and has no alarm.
-                readinessProbe: {
-                  httpGet: { path: '/health', port: k8s.IntOrString.fromString('metrics') },
-                  periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2,
-                },
-                // Alive: the server answers at all. Not /health, which fails cluster-wide while quorum is
-                // lost; restarting healthy members then would only make things worse.
-                livenessProbe: {
-                  httpGet: { path: '/version', port: k8s.IntOrString.fromString('client') },
-                  periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6,
-                },
-                resources: resourceRequirements(resources),
-                securityContext: containerSecurityContext(),
-                volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
-              },
-            ],
-          },
-        },
-        volumeClaimTemplates: [volumeClaimTemplate('data', storage)],
+    this.statefulSet = memberStatefulSet(this, {
+      component: 'etcd',
+      replicas,
+      topology,
+      // All members must be up to form the initial quorum: start them together.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: 'RollingUpdate',
+      terminationGracePeriodSeconds: grace,
+      storage,
+      container: {
+        image: props.image ?? defaultImage('etcd'),
+        command: ['etcd'],
+        args,
+        env: [{ name: 'ETCDCTL_API', value: '3' }],
+        // Started: the member has joined its cluster and serves clients (etcd only opens the
+        // client port then). A fresh cluster needs a quorum of members up: allow 5 minutes.
+        startupProbe: httpProbe('/version', 'client', { periodSeconds: 2, failureThreshold: 150 }),
+        // Ready: the member is part of a cluster with a leader and has no alarm.
+        readinessProbe: httpProbe('/health', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }),
+        // Alive: the server answers at all. Not /health, which fails cluster-wide while quorum is
+        // lost; restarting healthy members then would only make things worse.
+        livenessProbe: httpProbe('/version', 'client', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
+        resources,
+        volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
       },
     });
 
     disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
 
-    // Peers reach each other on 2380; clients (Patroni) reach 2379.
-    const policy = new kplus.NetworkPolicy(this, 'Policy', {
+    // Peers reach each other on 2380; clients (allowClients) reach 2379.
+    this.policy = new kplus.NetworkPolicy(this, 'Policy', {
       metadata: { name: this.name, labels: labels.all },
       selector: kplus.Pods.select(this, 'Members', { labels: labels.selector }),
     });
     const peers = kplus.Pods.select(this, 'Peers', { labels: labels.selector });
-    policy.addIngressRule(peers, [kplus.NetworkPolicyPort.tcp(2379), kplus.NetworkPolicyPort.tcp(2380)]);
-    (props.clientSelectors ?? []).forEach((sel, i) => {
-      policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(2379)]);
-    });
+    this.policy.addIngressRule(peers, [kplus.NetworkPolicyPort.tcp(ports.client), kplus.NetworkPolicyPort.tcp(ports.peer)]);
+    (props.clientSelectors ?? []).forEach((sel, i) => this.allowClients(`Clients${i}`, sel));
+  }
+
+  /** `host:port` of every member's client endpoint. */
+  public get clientEndpoints(): string[] {
+    return this.clientUrls.map((u) => u.replace(/^https?:\/\//, ''));
+  }
+
+  /** Lets the pods matching `selector` use etcd's client port. */
+  public allowClients(id: string, selector: Record<string, string>): void {
+    this.policy.addIngressRule(kplus.Pods.select(this, id, { labels: selector }), [kplus.NetworkPolicyPort.tcp(COMPONENTS.etcd.ports.client)]);
   }
 }

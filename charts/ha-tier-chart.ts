@@ -4,7 +4,7 @@
 import { Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { LABEL_CLIENT } from './common.js';
+import { COMPONENTS, DEFAULT_NAMESPACE, LABEL, TierDescriptor } from '../contract/index.js';
 import { EtcdCluster, EtcdClusterProps } from './etcd.js';
 import { PatroniCluster, PatroniClusterProps } from './patroni.js';
 import { RedisSentinel, RedisSentinelProps } from './redis.js';
@@ -15,10 +15,16 @@ export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
    * @default 'ha-tier'
    */
   readonly namespace?: string;
+  /**
+   * The profile this chart was built from, recorded on the Namespace (`ha-tier.dev/profile`) so that
+   * the tools can rebuild the same descriptor.
+   * @default 'custom'
+   */
+  readonly profile?: string;
   /** etcd props. @default - EtcdCluster's defaults */
   readonly etcd?: EtcdClusterProps;
-  /** Patroni props; `etcdHosts` is filled in from the etcd cluster. @default - PatroniCluster's defaults */
-  readonly patroni?: Omit<PatroniClusterProps, 'etcdHosts'>;
+  /** Patroni props; its etcd is this chart's. @default - PatroniCluster's defaults */
+  readonly patroni?: Omit<PatroniClusterProps, 'etcd'>;
   /** Redis and Sentinel props. @default - RedisSentinel's defaults */
   readonly redis?: RedisSentinelProps;
   /**
@@ -30,22 +36,28 @@ export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
 }
 
 /** Pods labelled `ha-tier.dev/client: "true"` may use PostgreSQL, Redis and Sentinel. */
-export const CLIENT_SELECTOR = { [LABEL_CLIENT]: 'true' };
+export const CLIENT_SELECTOR = { [LABEL.client]: 'true' };
 /** The chaos runner's in-cluster probe. */
-export const CHAOS_PROBE_SELECTOR = { 'ha-tier.dev/chaos-probe': 'true' };
+export const CHAOS_PROBE_SELECTOR = { [LABEL.chaosProbe]: 'true' };
 
 export class HaTierChart extends Chart {
   public readonly etcd: EtcdCluster;
   public readonly patroni: PatroniCluster;
   public readonly redis: RedisSentinel;
+  public readonly profile: string;
+  public readonly clusterDomain: string;
+  public readonly chaosProbeAllowed: boolean;
 
   constructor(scope: Construct, id: string, props: HaTierChartProps = {}) {
-    const namespace = props.namespace ?? 'ha-tier';
+    const namespace = props.namespace ?? DEFAULT_NAMESPACE;
+    const { profile: _profile, ...chartProps } = props;
     super(scope, id, {
-      ...props,
+      ...chartProps,
       namespace,
-      labels: { 'app.kubernetes.io/managed-by': 'cdk8s', ...(props.labels ?? {}) },
+      labels: { [LABEL.managedBy]: 'cdk8s', ...(props.labels ?? {}) },
     });
+    this.profile = props.profile ?? 'custom';
+    this.chaosProbeAllowed = props.allowChaosProbe ?? true;
 
     new kplus.Namespace(this, 'Namespace', {
       metadata: {
@@ -54,19 +66,21 @@ export class HaTierChart extends Chart {
           'pod-security.kubernetes.io/enforce': 'restricted',
           'pod-security.kubernetes.io/enforce-version': 'v1.28',
           'pod-security.kubernetes.io/warn': 'restricted',
+          [LABEL.profile]: this.profile,
         },
       },
     });
 
-    const probe = props.allowChaosProbe ?? true ? [CHAOS_PROBE_SELECTOR] : [];
+    const probe = this.chaosProbeAllowed ? [CHAOS_PROBE_SELECTOR] : [];
     this.etcd = new EtcdCluster(this, 'etcd', {
       ...props.etcd,
-      clientSelectors: [...(props.etcd?.clientSelectors ?? []), PatroniCluster.podSelector(), ...probe],
+      clientSelectors: [...(props.etcd?.clientSelectors ?? []), ...probe],
     });
     const domain = props.etcd?.clusterDomain ?? 'cluster.local';
+    this.clusterDomain = domain;
     this.patroni = new PatroniCluster(this, 'postgres', {
       ...props.patroni,
-      etcdHosts: this.etcd.clientUrls.map((u) => u.replace('http://', '')),
+      etcd: this.etcd,
       clientSelectors: [...(props.patroni?.clientSelectors ?? []), CLIENT_SELECTOR],
       restApiClientSelectors: [...(props.patroni?.restApiClientSelectors ?? []), ...probe],
     });
@@ -75,5 +89,42 @@ export class HaTierChart extends Chart {
       ...props.redis,
       clientSelectors: [...(props.redis?.clientSelectors ?? []), CLIENT_SELECTOR],
     });
+  }
+
+  /** What programs that use this tier need to know of it (written as tier.json by `npm run synth`). */
+  public describe(): TierDescriptor {
+    const pods = (workload: string, n: number) => Array.from({ length: n }, (_, i) => `${workload}-${i}`);
+    const member = (workload: string, replicas: number) => ({ replicas, pods: pods(workload, replicas) });
+    return {
+      namespace: this.namespace!,
+      profile: this.profile,
+      clusterDomain: this.clusterDomain,
+      members: {
+        etcd: member(COMPONENTS.etcd.workload, this.etcd.replicas),
+        postgres: member(COMPONENTS.postgres.workload, this.patroni.replicas),
+        redis: member(COMPONENTS.redis.workload, this.redis.replicas),
+        sentinel: member(COMPONENTS.sentinel.workload, this.redis.sentinels),
+      },
+      etcd: { clientUrls: this.etcd.clientUrls },
+      patroni: {
+        scope: this.patroni.scope,
+        dcsPrefix: this.patroni.dcsPrefix,
+        dcs: this.patroni.dcsSettings,
+        switchoverOnDelete: this.patroni.switchoverOnDelete,
+        terminationGracePeriodSeconds: this.patroni.terminationGracePeriodSeconds,
+        users: { superuser: this.patroni.superuserUsername, replication: this.patroni.replicationUsername },
+      },
+      redis: {
+        masterName: this.redis.masterName,
+        quorum: this.redis.quorum,
+        downAfterMilliseconds: this.redis.downAfterMilliseconds,
+        failoverTimeoutMilliseconds: this.redis.failoverTimeoutMilliseconds,
+        minReplicasToWrite: this.redis.minReplicasToWrite,
+        minReplicasMaxLag: this.redis.minReplicasMaxLag,
+        handOverOnDelete: this.redis.handOverOnDelete,
+        terminationGracePeriodSeconds: this.redis.terminationGracePeriodSeconds,
+      },
+      chaosProbeAllowed: this.chaosProbeAllowed,
+    };
   }
 }

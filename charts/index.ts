@@ -5,3 +5,4 @@ export * from './patroni.js';
 export * from './redis.js';
 export * from './ha-tier-chart.js';
 export * from './profiles.js';
+export * from './app.js';

@@ -5,19 +5,19 @@
 import { Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { COMPONENTS, LABEL, ROLE } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
-  LABEL_ROLE, ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, containerSecurityContext,
-  defaultImage, disruptionBudget, namespaceOf, parseQuantity, podIdentityEnv, podSecurityContext,
-  resourceRequirements, scheduling, service, validateResources, volumeClaimTemplate,
+  ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, defaultImage, disruptionBudget, namespaceOf,
+  parseQuantity, service, validateResources,
 } from './common.js';
+import type { EtcdCluster } from './etcd.js';
 import { ConfigError, requireInteger, requireOneOf, show } from './errors.js';
+import { httpProbe, memberStatefulSet } from './workload.js';
 
 export interface PatroniClusterProps {
-  /**
-   * `host:port` of every etcd member (Patroni's `etcd3.hosts`). Required: there is no DCS to guess.
-   */
-  readonly etcdHosts: string[];
+  /** The etcd cluster Patroni keeps its state in (its DCS). Patroni's pods are let into its client port. */
+  readonly etcd: EtcdCluster;
   /**
    * Number of Patroni members (1 leader, the rest streaming replicas). At least 3 when
    * `highAvailability` is on.
@@ -165,15 +165,10 @@ const DATA_MOUNT = '/var/lib/postgresql/data';
 export class PatroniCluster extends Construct {
   /** Labels selecting Patroni's pods (e.g. to let them reach etcd). */
   public static podSelector(): Record<string, string> {
-    return componentLabels('postgres', 'database').selector;
+    return componentLabels('postgres').selector;
   }
 
-  public readonly name = 'postgres';
-  public readonly headlessServiceName = 'postgres-headless';
-  /** Routes to the current Patroni leader (pods labelled `ha-tier.dev/role=primary`). */
-  public readonly primaryServiceName = 'postgres-primary';
-  /** Routes to streaming replicas (pods labelled `ha-tier.dev/role=replica`). */
-  public readonly replicasServiceName = 'postgres-replicas';
+  public readonly name = COMPONENTS.postgres.workload;
   public readonly credentialsSecretName: string;
   public readonly scope: string;
   public readonly replicas: number;
@@ -181,9 +176,17 @@ export class PatroniCluster extends Construct {
   public readonly statefulSet: k8s.KubeStatefulSet;
   /** The DCS settings, as written to `bootstrap.dcs` (also applied on a running cluster by `npm run up`). */
   public readonly dcsSettings: Record<string, unknown>;
+  /** Whether a deleted leader hands over first (preStop switchover). */
+  public readonly switchoverOnDelete: boolean;
+  public readonly terminationGracePeriodSeconds: number;
+  public readonly superuserUsername: string;
+  public readonly replicationUsername: string;
+  /** Patroni's `namespace`: the etcd key prefix of every cluster, `<prefix><scope>/...`. */
+  public readonly dcsPrefix = '/service/';
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
+    // 1. Validate.
     const owner = `PatroniCluster '${id}'`;
     const replicas = props.replicas ?? 3;
     const ha = props.highAvailability ?? true;
@@ -195,17 +198,16 @@ export class PatroniCluster extends Construct {
     const resources = props.resources ?? { cpuRequest: '100m', memoryRequest: '256Mi', memoryLimit: '512Mi' };
     const storage = props.storage ?? { size: '2Gi' };
     const grace = props.terminationGracePeriodSeconds ?? 45;
-    const superuser = props.superuserUsername ?? 'postgres';
-    const replicationUser = props.replicationUsername ?? 'replicator';
-    this.credentialsSecretName = props.credentialsSecretName ?? 'postgres-credentials';
+    this.superuserUsername = props.superuserUsername ?? 'postgres';
+    this.replicationUsername = props.replicationUsername ?? 'replicator';
+    this.credentialsSecretName = props.credentialsSecretName ?? COMPONENTS.postgres.secret.name;
     this.scope = props.scope ?? 'postgres';
+    this.switchoverOnDelete = props.switchoverOnDelete ?? true;
+    this.terminationGracePeriodSeconds = grace;
 
     requireInteger(owner, 'replicas', replicas, 1);
     if (ha && replicas < 3) {
       throw new ConfigError(`${owner}: 'replicas' (${replicas}) must be at least 3 in a highly available layout (one leader and two replicas to fail over to), or turn 'highAvailability' off.`);
-    }
-    if (props.etcdHosts.length === 0) {
-      throw new ConfigError(`${owner}: 'etcdHosts' is empty; give the host:port of every etcd member.`);
     }
     requireInteger(owner, 'ttl', ttl, 1);
     requireInteger(owner, 'loopWait', loopWait, 1);
@@ -223,11 +225,12 @@ export class PatroniCluster extends Construct {
     validateResources(owner, 'resources', resources);
     parseQuantity(owner, 'storage.size', storage.size);
 
+    // 2. Render Patroni's own configuration.
     const ns = namespaceOf(this);
-    const labels = componentLabels(this.name, 'database');
+    const { ports } = COMPONENTS.postgres;
+    const labels = componentLabels('postgres');
     this.selectorLabels = labels.selector;
     this.replicas = replicas;
-
     this.dcsSettings = {
       ttl,
       loop_wait: loopWait,
@@ -241,25 +244,26 @@ export class PatroniCluster extends Construct {
         parameters: { ...DEFAULT_PG_PARAMETERS, ...(props.parameters ?? {}) },
       },
     };
+    const etcdHosts = props.etcd.clientEndpoints;
     const patroniConfig = {
       scope: this.scope,
-      namespace: '/service/',
-      restapi: { listen: '0.0.0.0:8008' },
-      etcd3: { hosts: props.etcdHosts, protocol: 'http' },
+      namespace: this.dcsPrefix,
+      restapi: { listen: `0.0.0.0:${ports.patroni}` },
+      etcd3: { hosts: etcdHosts, protocol: 'http' },
       bootstrap: {
         dcs: this.dcsSettings,
         initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
       },
       postgresql: {
-        listen: '0.0.0.0:5432',
+        listen: `0.0.0.0:${ports.postgresql}`,
         data_dir: `${DATA_MOUNT}/pgdata`,
         bin_dir: '/usr/lib/postgresql/15/bin',
         pgpass: '/tmp/pgpass',
         // Local pg_hba wins over the DCS copy, so an edit here takes effect on reload.
-        pg_hba: (props.pgHba ?? DEFAULT_PG_HBA).map((l) => l.replace('{replication}', replicationUser)),
+        pg_hba: (props.pgHba ?? DEFAULT_PG_HBA).map((l) => l.replace('{replication}', this.replicationUsername)),
         authentication: {
-          superuser: { username: superuser },
-          replication: { username: replicationUser },
+          superuser: { username: this.superuserUsername },
+          replication: { username: this.replicationUsername },
         },
         // Patroni with etcd does not label pods: these callbacks move the role label that the
         // -primary and -replicas Services select on.
@@ -270,6 +274,7 @@ export class PatroniCluster extends Construct {
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
 
+    // 3. Build the objects.
     const config = new kplus.ConfigMap(this, 'Config', {
       metadata: { name: `${this.name}-patroni`, labels: labels.all },
     });
@@ -294,108 +299,86 @@ export class PatroniCluster extends Construct {
       subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: ns }],
     });
 
+    const pgPort = [{ name: 'postgresql', port: ports.postgresql }];
     service(this, 'Headless', {
-      name: this.headlessServiceName, labels: labels.all, selector: labels.selector, headless: true,
-      ports: [{ name: 'postgresql', port: 5432 }, { name: 'patroni', port: 8008 }],
+      name: COMPONENTS.postgres.headlessService, labels: labels.all, selector: labels.selector, headless: true,
+      ports: [...pgPort, { name: 'patroni', port: ports.patroni }],
     });
     service(this, 'Primary', {
-      name: this.primaryServiceName, labels: labels.all,
-      selector: { ...labels.selector, [LABEL_ROLE]: 'primary' }, ports: [{ name: 'postgresql', port: 5432 }],
+      name: COMPONENTS.postgres.services.primary, labels: labels.all,
+      selector: { ...labels.selector, [LABEL.role]: ROLE.primary }, ports: pgPort,
     });
     service(this, 'Replicas', {
-      name: this.replicasServiceName, labels: labels.all,
-      selector: { ...labels.selector, [LABEL_ROLE]: 'replica' }, ports: [{ name: 'postgresql', port: 5432 }],
+      name: COMPONENTS.postgres.services.replicas, labels: labels.all,
+      selector: { ...labels.selector, [LABEL.role]: ROLE.replica }, ports: pgPort,
     });
 
     const secretEnv = (name: string, key: string): k8s.EnvVar => ({
       name, valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key } },
     });
+    const { keys } = COMPONENTS.postgres.secret;
 
-    // Raw StatefulSet: cdk8s-plus-28's has no volumeClaimTemplates nor lifecycle hooks.
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
-      metadata: { name: this.name, labels: labels.all },
-      spec: {
-        serviceName: this.headlessServiceName,
-        replicas,
-        // Patroni elects the leader itself; members need not wait for each other.
-        podManagementPolicy: 'Parallel',
-        updateStrategy: { type: 'RollingUpdate' },
-        selector: { matchLabels: labels.selector },
-        template: {
-          // No role label here: a new pod has no role until Patroni's callback sets one.
-          metadata: { labels: labels.all },
-          spec: {
-            serviceAccountName: account.name,
-            automountServiceAccountToken: true,
-            securityContext: podSecurityContext(),
-            enableServiceLinks: false,
-            terminationGracePeriodSeconds: grace,
-            ...scheduling(topology, labels.selector),
-            containers: [{
-              name: 'patroni',
-              image: props.image ?? defaultImage('patroni'),
-              imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/patroni-start'],
-              env: [
-                ...podIdentityEnv(),
-                { name: 'PATRONI_NAME', value: '$(POD_NAME)' },
-                { name: 'PATRONI_SCOPE', value: this.scope },
-                // Members find each other through the addresses each one publishes in etcd on every
-                // HA loop, so the pod IP is always current. A DNS name could be served stale by the
-                // cluster DNS cache for up to its TTL after a pod is recreated, and a promoting replica
-                // would then time out asking the old address for its position.
-                { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: '$(POD_IP):8008' },
-                { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: '$(POD_IP):5432' },
-                secretEnv('PATRONI_SUPERUSER_PASSWORD', 'superuser-password'),
-                secretEnv('PATRONI_REPLICATION_PASSWORD', 'replication-password'),
-                { name: 'ETCDCTL_API', value: '3' },
-                { name: 'ETCDCTL_ENDPOINTS', value: props.etcdHosts.map((h) => `http://${h}`).join(',') },
-                { name: 'HA_TIER_ROLE_LABEL', value: LABEL_ROLE },
-                // A returning former leader that released its own stale lock waits this long for
-                // another member to take it (images/patroni/patroni-start).
-                { name: 'PATRONI_RELEASED_LOCK_WAIT_SECONDS', value: String(3 * ttl) },
-                { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
-              ],
-              ports: [{ name: 'postgresql', containerPort: 5432 }, { name: 'patroni', containerPort: 8008 }],
-              // Patroni's REST API answers once its HA loop runs (a replica may still be cloning).
-              startupProbe: {
-                httpGet: { path: '/liveness', port: k8s.IntOrString.fromString('patroni') },
-                periodSeconds: 2, failureThreshold: 90,
-              },
-              // Ready: this member is the leader, or PostgreSQL runs as a replica.
-              readinessProbe: {
-                httpGet: { path: '/readiness', port: k8s.IntOrString.fromString('patroni') },
-                periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2,
-              },
-              // Alive: Patroni's HA loop is running (not PostgreSQL's state, which Patroni itself manages).
-              livenessProbe: {
-                httpGet: { path: '/liveness', port: k8s.IntOrString.fromString('patroni') },
-                periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3,
-              },
-              ...(props.switchoverOnDelete ?? true
-                ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/patroni-prestop'] } } } }
-                : {}),
-              resources: resourceRequirements(resources),
-              securityContext: containerSecurityContext(),
-              volumeMounts: [
-                { name: 'data', mountPath: DATA_MOUNT },
-                { name: 'config', mountPath: '/etc/patroni', readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
-                { name: 'run', mountPath: '/run/postgresql' },
-              ],
-            }],
-            volumes: [
-              { name: 'config', configMap: { name: config.name } },
-              { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
-              { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
-            ],
-          },
-        },
-        volumeClaimTemplates: [volumeClaimTemplate('data', storage)],
+    this.statefulSet = memberStatefulSet(this, {
+      component: 'postgres',
+      replicas,
+      topology,
+      // Patroni elects the leader itself; members need not wait for each other.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: 'RollingUpdate',
+      serviceAccountName: account.name,
+      terminationGracePeriodSeconds: grace,
+      storage,
+      // No role label in the template: a new pod has no role until Patroni's callback sets one.
+      container: {
+        image: props.image ?? defaultImage('patroni'),
+        command: ['/usr/local/bin/patroni-start'],
+        env: [
+          { name: 'PATRONI_NAME', value: '$(POD_NAME)' },
+          { name: 'PATRONI_SCOPE', value: this.scope },
+          // Members find each other through the addresses each one publishes in etcd on every
+          // HA loop, so the pod IP is always current. A DNS name could be served stale by the
+          // cluster DNS cache for up to its TTL after a pod is recreated, and a promoting replica
+          // would then time out asking the old address for its position.
+          { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(POD_IP):${ports.patroni}` },
+          { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(POD_IP):${ports.postgresql}` },
+          secretEnv('PATRONI_SUPERUSER_PASSWORD', keys.superuser),
+          secretEnv('PATRONI_REPLICATION_PASSWORD', keys.replication),
+          { name: 'ETCDCTL_API', value: '3' },
+          { name: 'ETCDCTL_ENDPOINTS', value: props.etcd.clientUrls.join(',') },
+          { name: 'HA_TIER_ROLE_LABEL', value: LABEL.role },
+          // A returning former leader that released its own stale lock waits this long for
+          // another member to take it (images/patroni/patroni-start).
+          { name: 'PATRONI_RELEASED_LOCK_WAIT_SECONDS', value: String(3 * ttl) },
+          { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
+        ],
+        // Patroni's REST API answers once its HA loop runs (a replica may still be cloning).
+        startupProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 2, failureThreshold: 90 }),
+        // Ready: this member is the leader, or PostgreSQL runs as a replica.
+        readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
+        // Alive: Patroni's HA loop is running (not PostgreSQL's state, which Patroni itself manages).
+        livenessProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        ...(this.switchoverOnDelete
+          ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/patroni-prestop'] } } } }
+          : {}),
+        resources,
+        volumeMounts: [
+          { name: 'data', mountPath: DATA_MOUNT },
+          { name: 'config', mountPath: '/etc/patroni', readOnly: true },
+          { name: 'tmp', mountPath: '/tmp' },
+          { name: 'run', mountPath: '/run/postgresql' },
+        ],
       },
+      volumes: [
+        { name: 'config', configMap: { name: config.name } },
+        { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
+        { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
+      ],
     });
 
     disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
+
+    // Patroni keeps its state in etcd.
+    props.etcd.allowClients('PatroniClients', labels.selector);
 
     // PostgreSQL from the members (replication) and from clients; Patroni's REST API between members
     // (a promoting replica checks the others' positions there).
@@ -404,12 +387,12 @@ export class PatroniCluster extends Construct {
       selector: kplus.Pods.select(this, 'Members', { labels: labels.selector }),
     });
     policy.addIngressRule(kplus.Pods.select(this, 'Peers', { labels: labels.selector }),
-      [kplus.NetworkPolicyPort.tcp(5432), kplus.NetworkPolicyPort.tcp(8008)]);
+      [kplus.NetworkPolicyPort.tcp(ports.postgresql), kplus.NetworkPolicyPort.tcp(ports.patroni)]);
     (props.clientSelectors ?? []).forEach((sel, i) => {
-      policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(5432)]);
+      policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.postgresql)]);
     });
     (props.restApiClientSelectors ?? []).forEach((sel, i) => {
-      policy.addIngressRule(kplus.Pods.select(this, `RestClients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(8008)]);
+      policy.addIngressRule(kplus.Pods.select(this, `RestClients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.patroni)]);
     });
   }
 }

@@ -4,13 +4,14 @@
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { COMPONENTS, podHost } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
-  ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, containerSecurityContext, defaultImage,
-  disruptionBudget, namespaceOf, parseQuantity, podHost, podIdentityEnv, podSecurityContext, resourceRequirements,
-  scheduling, service, validateResources, volumeClaimTemplate,
+  ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, defaultImage, disruptionBudget, namespaceOf,
+  parseQuantity, service, validateResources,
 } from './common.js';
 import { ConfigError, requireInteger, requireOneOf, show } from './errors.js';
+import { execProbe, memberStatefulSet } from './workload.js';
 
 export interface RedisSentinelProps {
   /**
@@ -124,18 +125,19 @@ export interface RedisSentinelProps {
 }
 
 export class RedisSentinel extends Construct {
-  public readonly name = 'redis';
-  public readonly sentinelName = 'sentinel';
-  public readonly headlessServiceName = 'redis-headless';
-  public readonly sentinelHeadlessServiceName = 'sentinel-headless';
-  /** Client service over the sentinels (26379): what Sentinel-aware clients are given. */
-  public readonly sentinelServiceName = 'sentinel';
+  public readonly name = COMPONENTS.redis.workload;
+  public readonly sentinelName = COMPONENTS.sentinel.workload;
   public readonly masterName: string;
   public readonly credentialsSecretName: string;
   public readonly replicas: number;
   public readonly sentinels: number;
   public readonly quorum: number;
   public readonly downAfterMilliseconds: number;
+  public readonly failoverTimeoutMilliseconds: number;
+  public readonly minReplicasToWrite: number;
+  public readonly minReplicasMaxLag: number;
+  public readonly handOverOnDelete: boolean;
+  public readonly terminationGracePeriodSeconds: number;
   public readonly selectorLabels: Record<string, string>;
   public readonly sentinelSelectorLabels: Record<string, string>;
   public readonly statefulSet: k8s.KubeStatefulSet;
@@ -143,6 +145,7 @@ export class RedisSentinel extends Construct {
 
   constructor(scope: Construct, id: string, props: RedisSentinelProps = {}) {
     super(scope, id);
+    // 1. Validate.
     const owner = `RedisSentinel '${id}'`;
     const ha = props.highAvailability ?? true;
     const replicas = props.replicas ?? 3;
@@ -161,7 +164,7 @@ export class RedisSentinel extends Construct {
     const grace = props.terminationGracePeriodSeconds ?? 30;
     const domain = props.clusterDomain ?? 'cluster.local';
     this.masterName = props.masterName ?? 'mymaster';
-    this.credentialsSecretName = props.credentialsSecretName ?? 'redis-credentials';
+    this.credentialsSecretName = props.credentialsSecretName ?? COMPONENTS.redis.secret.name;
 
     requireInteger(owner, 'replicas', replicas, 1);
     requireInteger(owner, 'sentinels', sentinels, 1);
@@ -195,22 +198,23 @@ export class RedisSentinel extends Construct {
     if (maxmemoryBytes >= parseQuantity(owner, 'resources.memoryLimit', resources.memoryLimit)) {
       throw new ConfigError(`${owner}: 'maxmemory' (${show(maxmemory)}) must be below 'resources.memoryLimit' (${show(resources.memoryLimit)}), leaving room for replication buffers and forks.`);
     }
-
     this.replicas = replicas;
     this.sentinels = sentinels;
     this.quorum = quorum;
     this.downAfterMilliseconds = downAfter;
-    const ns = namespaceOf(this);
-    const redisLabels = componentLabels(this.name, 'cache');
-    const sentinelLabels = componentLabels(this.sentinelName, 'sentinel');
-    this.selectorLabels = redisLabels.selector;
-    this.sentinelSelectorLabels = sentinelLabels.selector;
-    const redisHosts = Array.from({ length: replicas }, (_, i) => podHost(this.name, i, this.headlessServiceName, ns, domain));
-    const sentinelHosts = Array.from({ length: sentinels }, (_, i) => podHost(this.sentinelName, i, this.sentinelHeadlessServiceName, ns, domain));
+    this.failoverTimeoutMilliseconds = failoverTimeout;
+    this.minReplicasToWrite = minReplicas;
+    this.minReplicasMaxLag = minReplicasLag;
+    this.handOverOnDelete = props.handOverOnDelete ?? true;
+    this.terminationGracePeriodSeconds = grace;
 
-    // Base configuration without secrets; the start scripts add addresses, roles and the password.
-    const config = new kplus.ConfigMap(this, 'Config', { metadata: { name: this.name, labels: redisLabels.all } });
-    config.addData('redis.conf', [
+    // 2. Render the base configurations (without secrets; the start scripts add addresses, roles and the password).
+    const ns = namespaceOf(this);
+    const redisPort = COMPONENTS.redis.ports.redis;
+    const sentinelPort = COMPONENTS.sentinel.ports.sentinel;
+    const redisHosts = Array.from({ length: replicas }, (_, i) => podHost('redis', i, ns, domain));
+    const sentinelHosts = Array.from({ length: sentinels }, (_, i) => podHost('sentinel', i, ns, domain));
+    const redisConf = [
       '# Base Redis configuration (generated by cdk8s; redis-start adds role, addresses and auth).',
       'bind 0.0.0.0',
       'protected-mode no',
@@ -226,142 +230,112 @@ export class RedisSentinel extends Construct {
       'repl-diskless-sync-delay 0',
       'tcp-keepalive 10',
       '',
-    ].join('\n'));
-    config.addData('sentinel.conf', [
+    ];
+    const sentinelConf = [
       '# Base Sentinel configuration (generated by cdk8s; sentinel-start adds the monitor, identity and auth).',
       'bind 0.0.0.0',
       'protected-mode no',
       'sentinel resolve-hostnames yes',
       'sentinel announce-hostnames yes',
       '',
-    ].join('\n'));
+    ];
 
-    const passwordEnv: k8s.EnvVar = {
-      name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key: 'password' } },
-    };
+    // 3. Build the objects.
+    const redisLabels = componentLabels('redis');
+    const sentinelLabels = componentLabels('sentinel');
+    this.selectorLabels = redisLabels.selector;
+    this.sentinelSelectorLabels = sentinelLabels.selector;
+    const config = new kplus.ConfigMap(this, 'Config', { metadata: { name: this.name, labels: redisLabels.all } });
+    config.addData('redis.conf', redisConf.join('\n'));
+    config.addData('sentinel.conf', sentinelConf.join('\n'));
+
     const commonEnv: k8s.EnvVar[] = [
-      ...podIdentityEnv(),
-      passwordEnv,
+      { name: 'REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key: COMPONENTS.redis.secret.keys.password } } },
       { name: 'REDIS_MASTER_NAME', value: this.masterName },
-      { name: 'REDIS_PORT', value: '6379' },
-      { name: 'SENTINEL_PORT', value: '26379' },
+      { name: 'REDIS_PORT', value: String(redisPort) },
+      { name: 'SENTINEL_PORT', value: String(sentinelPort) },
       { name: 'REDIS_HOSTS', value: redisHosts.join(' ') },
       { name: 'SENTINEL_HOSTS', value: sentinelHosts.join(' ') },
     ];
     const runVolume: k8s.Volume = { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: k8s.Quantity.fromString('8Mi') } };
     const configVolume: k8s.Volume = { name: 'config', configMap: { name: config.name } };
-    const exec = (...command: string[]): k8s.ExecAction => ({ command });
+    const health = (script: string, mode: string) => ['/usr/local/bin/' + script, mode];
 
     service(this, 'Headless', {
-      name: this.headlessServiceName, labels: redisLabels.all, selector: redisLabels.selector, headless: true,
-      ports: [{ name: 'redis', port: 6379 }],
+      name: COMPONENTS.redis.headlessService, labels: redisLabels.all, selector: redisLabels.selector, headless: true,
+      ports: [{ name: 'redis', port: redisPort }],
     });
     service(this, 'SentinelHeadless', {
-      name: this.sentinelHeadlessServiceName, labels: sentinelLabels.all, selector: sentinelLabels.selector, headless: true,
-      ports: [{ name: 'sentinel', port: 26379 }],
+      name: COMPONENTS.sentinel.headlessService, labels: sentinelLabels.all, selector: sentinelLabels.selector, headless: true,
+      ports: [{ name: 'sentinel', port: sentinelPort }],
     });
     service(this, 'SentinelClient', {
-      name: this.sentinelServiceName, labels: sentinelLabels.all, selector: sentinelLabels.selector,
-      ports: [{ name: 'sentinel', port: 26379 }],
+      name: COMPONENTS.sentinel.services.client, labels: sentinelLabels.all, selector: sentinelLabels.selector,
+      ports: [{ name: 'sentinel', port: sentinelPort }],
     });
 
-    // Raw StatefulSets: cdk8s-plus-28's have no volumeClaimTemplates nor lifecycle hooks.
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'Resource', {
-      metadata: { name: this.name, labels: redisLabels.all },
-      spec: {
-        serviceName: this.headlessServiceName,
-        replicas,
-        // Roles are decided by asking the sentinels (or, on first start, by ordinal): no ordering needed.
-        podManagementPolicy: 'Parallel',
-        selector: { matchLabels: redisLabels.selector },
-        template: {
-          metadata: { labels: redisLabels.all },
-          spec: {
-            securityContext: podSecurityContext(),
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            terminationGracePeriodSeconds: grace,
-            ...scheduling(topology, redisLabels.selector),
-            containers: [{
-              name: 'redis',
-              image: props.image ?? defaultImage('redis'),
-              imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/redis-start'],
-              env: [
-                ...commonEnv,
-                { name: 'REDIS_ANNOUNCE_HOSTNAME', value: `$(POD_NAME).${this.headlessServiceName}.${ns}.svc.${domain}` },
-                // A killed master that returns while the sentinels still name it waits this long for
-                // their failover before it takes the master role back (see images/redis/redis-start).
-                { name: 'REDIS_MASTER_RESTART_WAIT_SECONDS', value: String(Math.ceil(downAfter / 1000) + 10) },
-              ],
-              ports: [{ name: 'redis', containerPort: 6379 }],
-              startupProbe: { exec: exec('/usr/local/bin/redis-health', 'liveness'), periodSeconds: 2, failureThreshold: 60 },
-              // Ready: answers PING and is a master, or a replica whose link to the master is up.
-              readinessProbe: { exec: exec('/usr/local/bin/redis-health', 'readiness'), periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { exec: exec('/usr/local/bin/redis-health', 'liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-              ...(props.handOverOnDelete ?? true
-                ? { lifecycle: { preStop: { exec: exec('/usr/local/bin/redis-prestop') } } }
-                : {}),
-              resources: resourceRequirements(resources),
-              securityContext: containerSecurityContext(),
-              volumeMounts: [
-                { name: 'data', mountPath: '/data' },
-                { name: 'config', mountPath: '/etc/redis', readOnly: true },
-                { name: 'run', mountPath: '/run/redis' },
-              ],
-            }],
-            volumes: [configVolume, runVolume],
-          },
-        },
-        volumeClaimTemplates: [volumeClaimTemplate('data', storage)],
+    this.statefulSet = memberStatefulSet(this, {
+      component: 'redis',
+      replicas,
+      topology,
+      // Roles are decided by asking the sentinels (or, on first start, by ordinal): no ordering needed.
+      podManagementPolicy: 'Parallel',
+      terminationGracePeriodSeconds: grace,
+      storage,
+      container: {
+        image: props.image ?? defaultImage('redis'),
+        command: ['/usr/local/bin/redis-start'],
+        env: [
+          ...commonEnv,
+          { name: 'REDIS_ANNOUNCE_HOSTNAME', value: `$(POD_NAME).${COMPONENTS.redis.headlessService}.${ns}.svc.${domain}` },
+          // A killed master that returns while the sentinels still name it waits this long for
+          // their failover before it takes the master role back (see images/redis/redis-start).
+          { name: 'REDIS_MASTER_RESTART_WAIT_SECONDS', value: String(Math.ceil(downAfter / 1000) + 10) },
+        ],
+        startupProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 2, failureThreshold: 60 }),
+        // Ready: answers PING and is a master, or a replica whose link to the master is up.
+        readinessProbe: execProbe(health('redis-health', 'readiness'), { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
+        livenessProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        ...(this.handOverOnDelete ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/redis-prestop'] } } } } : {}),
+        resources,
+        volumeMounts: [
+          { name: 'data', mountPath: '/data' },
+          { name: 'config', mountPath: '/etc/redis', readOnly: true },
+          { name: 'run', mountPath: '/run/redis' },
+        ],
       },
+      volumes: [configVolume, runVolume],
     });
 
-    this.sentinelStatefulSet = new k8s.KubeStatefulSet(this, 'Sentinels', {
-      metadata: { name: this.sentinelName, labels: sentinelLabels.all },
-      spec: {
-        serviceName: this.sentinelHeadlessServiceName,
-        replicas: sentinels,
-        podManagementPolicy: 'Parallel',
-        selector: { matchLabels: sentinelLabels.selector },
-        template: {
-          metadata: { labels: sentinelLabels.all },
-          spec: {
-            securityContext: podSecurityContext(),
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            terminationGracePeriodSeconds: 10,
-            ...scheduling(topology, sentinelLabels.selector),
-            containers: [{
-              name: 'sentinel',
-              image: props.image ?? defaultImage('redis'),
-              imagePullPolicy: 'IfNotPresent',
-              command: ['/usr/local/bin/sentinel-start'],
-              env: [
-                ...commonEnv,
-                { name: 'SENTINEL_ANNOUNCE_HOSTNAME', value: `$(POD_NAME).${this.sentinelHeadlessServiceName}.${ns}.svc.${domain}` },
-                { name: 'SENTINEL_QUORUM', value: String(quorum) },
-                { name: 'SENTINEL_DOWN_AFTER_MS', value: String(downAfter) },
-                { name: 'SENTINEL_FAILOVER_TIMEOUT_MS', value: String(failoverTimeout) },
-                { name: 'SENTINEL_PARALLEL_SYNCS', value: String(parallelSyncs) },
-              ],
-              ports: [{ name: 'sentinel', containerPort: 26379 }],
-              startupProbe: { exec: exec('/usr/local/bin/sentinel-health', 'liveness'), periodSeconds: 2, failureThreshold: 90 },
-              // Ready: this sentinel monitors a master it can name.
-              readinessProbe: { exec: exec('/usr/local/bin/sentinel-health', 'readiness'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-              livenessProbe: { exec: exec('/usr/local/bin/sentinel-health', 'liveness'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-              resources: resourceRequirements(sentinelResources),
-              securityContext: containerSecurityContext(),
-              volumeMounts: [
-                { name: 'config', mountPath: '/etc/redis', readOnly: true },
-                { name: 'run', mountPath: '/run/redis' },
-              ],
-            }],
-            volumes: [configVolume, runVolume],
-          },
-        },
+    this.sentinelStatefulSet = memberStatefulSet(this, {
+      component: 'sentinel',
+      replicas: sentinels,
+      topology,
+      podManagementPolicy: 'Parallel',
+      terminationGracePeriodSeconds: 10,
+      container: {
+        image: props.image ?? defaultImage('redis'),
+        command: ['/usr/local/bin/sentinel-start'],
+        env: [
+          ...commonEnv,
+          { name: 'SENTINEL_ANNOUNCE_HOSTNAME', value: `$(POD_NAME).${COMPONENTS.sentinel.headlessService}.${ns}.svc.${domain}` },
+          { name: 'SENTINEL_QUORUM', value: String(quorum) },
+          { name: 'SENTINEL_DOWN_AFTER_MS', value: String(downAfter) },
+          { name: 'SENTINEL_FAILOVER_TIMEOUT_MS', value: String(failoverTimeout) },
+          { name: 'SENTINEL_PARALLEL_SYNCS', value: String(parallelSyncs) },
+        ],
+        startupProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 2, failureThreshold: 90 }),
+        // Ready: this sentinel monitors a master it can name.
+        readinessProbe: execProbe(health('sentinel-health', 'readiness'), { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
+        livenessProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        resources: sentinelResources,
+        volumeMounts: [
+          { name: 'config', mountPath: '/etc/redis', readOnly: true },
+          { name: 'run', mountPath: '/run/redis' },
+        ],
       },
-    });
+      volumes: [configVolume, runVolume],
+    }, 'Sentinels');
 
     disruptionBudget(this, 'Budget', this.name, redisLabels.selector, redisLabels.all);
     disruptionBudget(this, 'SentinelBudget', this.sentinelName, sentinelLabels.selector, sentinelLabels.all);
@@ -380,8 +354,8 @@ export class RedisSentinel extends Construct {
       selector: kplus.Pods.select(this, 'PolicyWatchers', { labels: sentinelLabels.selector }),
     });
     for (const peer of [servers, watchers, ...clients]) {
-      redisPolicy.addIngressRule(peer, [kplus.NetworkPolicyPort.tcp(6379)]);
-      sentinelPolicy.addIngressRule(peer, [kplus.NetworkPolicyPort.tcp(26379)]);
+      redisPolicy.addIngressRule(peer, [kplus.NetworkPolicyPort.tcp(redisPort)]);
+      sentinelPolicy.addIngressRule(peer, [kplus.NetworkPolicyPort.tcp(sentinelPort)]);
     }
   }
 }

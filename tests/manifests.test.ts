@@ -1,7 +1,10 @@
 /** Pointed assertions on the synthesized manifests: the properties the tier depends on. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LABEL_CLIENT, LABEL_ROLE } from '../charts/index.js';
+import { LABEL } from '../contract/index.js';
+
+const LABEL_CLIENT = LABEL.client;
+const LABEL_ROLE = LABEL.role;
 import type { KubeObject } from './support/schema.js';
 import { PROFILE_NAMES, find, synthProfile } from './support/synth.js';
 

@@ -21,7 +21,7 @@ export function synthFileText(name: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'ha-tier-golden-'));
   try {
     const { files } = synthToDir({ profile: name, outdir: join(dir, 'dist') });
-    return files.map((f) => readFileSync(f, 'utf8')).join('');
+    return files.filter((f) => f.endsWith('.yaml')).map((f) => readFileSync(f, 'utf8')).join('');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
