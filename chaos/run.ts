@@ -12,8 +12,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { DEFAULT_NAMESPACE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
 import { Kube, UserError, connect, sleep } from '../tools/kube.js';
+import { loadTier } from '../tools/tier.js';
 import { Objective, RunInfo, checkObjectives, summarize, writeReport } from './report.js';
 import { SCENARIOS, Scenario } from './scenarios/index.js';
 import { TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
@@ -27,20 +29,14 @@ function progressLine(r: TrialResult, total: number): string {
   return `  ${r.namespace} ${r.scenario} #${r.trial}/${total}: deleted ${r.target}${r.force ? ' (force)' : ''}; ${leader}; write gap ${sec(r.writeGapMs)}; back ${sec(r.podReadyMs)}, healthy ${sec(r.recoveredMs)}; lost ${lost}; split brain ${r.splitBrainRounds}`;
 }
 
-function settingsOf(kube: Kube, ns: string): Promise<Record<string, string>> {
-  return (async () => {
-    const sts = await kube.apps.readNamespacedStatefulSet({ name: 'sentinel', namespace: ns });
-    const env = Object.fromEntries((sts.spec?.template.spec?.containers[0].env ?? []).map((e) => [e.name, e.value ?? '']));
-    const pg = await kube.apps.readNamespacedStatefulSet({ name: 'postgres', namespace: ns });
-    const redis = await kube.apps.readNamespacedStatefulSet({ name: 'redis', namespace: ns });
-    const cm = await kube.core.readNamespacedConfigMap({ name: 'postgres-patroni', namespace: ns });
-    const yml = cm.data?.['patroni.yml'] ?? '';
-    const pick = (k: string) => new RegExp(`^\\s*${k}: (.*)$`, 'm').exec(yml)?.[1] ?? '?';
-    return {
-      [`${ns}: Patroni`]: `ttl ${pick('ttl')}, loop_wait ${pick('loop_wait')}, retry_timeout ${pick('retry_timeout')}, synchronous_mode ${pick('synchronous_mode')}, preStop switchover ${pg.spec?.template.spec?.containers[0].lifecycle ? 'yes' : 'no'}, grace ${pg.spec?.template.spec?.terminationGracePeriodSeconds}s`,
-      [`${ns}: Sentinel`]: `quorum ${env.SENTINEL_QUORUM}, down-after ${env.SENTINEL_DOWN_AFTER_MS} ms, failover-timeout ${env.SENTINEL_FAILOVER_TIMEOUT_MS} ms, preStop hand-over ${redis.spec?.template.spec?.containers[0].lifecycle ? 'yes' : 'no'}, grace ${redis.spec?.template.spec?.terminationGracePeriodSeconds}s`,
-    };
-  })();
+/** The settings a run measured, from the tier's descriptor (what was synthesized). */
+function settingsOf(tier: TierDescriptor): Record<string, string> {
+  const d = tier.patroni.dcs as Record<string, unknown>;
+  const r = tier.redis;
+  return {
+    [`${tier.namespace}: Patroni`]: `ttl ${d.ttl}, loop_wait ${d.loop_wait}, retry_timeout ${d.retry_timeout}, synchronous_mode ${d.synchronous_mode}, primary_start_timeout ${d.primary_start_timeout}, failsafe_mode ${d.failsafe_mode}, preStop switchover ${tier.patroni.switchoverOnDelete ? 'yes' : 'no'}, grace ${tier.patroni.terminationGracePeriodSeconds}s`,
+    [`${tier.namespace}: Sentinel`]: `quorum ${r.quorum}, down-after ${r.downAfterMilliseconds} ms, failover-timeout ${r.failoverTimeoutMilliseconds} ms, min-replicas-to-write ${r.minReplicasToWrite} (max lag ${r.minReplicasMaxLag} s), preStop hand-over ${r.handOverOnDelete ? 'yes' : 'no'}, grace ${r.terminationGracePeriodSeconds}s`,
+  };
 }
 
 function versions(): Record<string, string> {
@@ -55,17 +51,18 @@ function versions(): Record<string, string> {
   };
 }
 
-async function ensureBaselineTier(kube: Kube, ns: string): Promise<void> {
+async function ensureBaselineTier(kube: Kube, ns: string): Promise<TierDescriptor> {
   try {
-    await kube.core.readNamespace({ name: ns });
-    const h = await tierHealth(kube, ns, { writes: false });
-    if (h.healthy) return;
+    const tier = await loadTier(kube, ns);
+    const h = await tierHealth(kube, tier, { writes: false });
+    if (h.healthy) return tier;
   } catch { /* bring it up below */ }
   process.stderr.write(`chaos: bringing up the baseline tier in ${ns} (profile compose-baseline)\n`);
   const res = spawnSync('bash', ['kind/bootstrap.sh', '--profile', 'compose-baseline'], {
     stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, HA_TIER_NAMESPACE: ns },
   });
   if (res.status !== 0) throw new UserError(`the baseline tier in ${ns} did not come up (npm run up -- --profile compose-baseline)`);
+  return loadTier(kube, ns);
 }
 
 /** `--report DIR`: renders report.md and writes.svg again from DIR/report.json (after a report change). */
@@ -89,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       baseline: { type: 'boolean' },
       'baseline-trials': { type: 'string' },
       'baseline-namespace': { type: 'string', default: 'ha-tier-baseline' },
-      namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? 'ha-tier' },
+      namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? DEFAULT_NAMESPACE },
       objectives: { type: 'string', default: 'chaos/objectives.json' },
       out: { type: 'string' },
       soak: { type: 'string' },
@@ -117,24 +114,22 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = new Date().toISOString();
   const outDir = values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
   process.stderr.write(`chaos: checking that the tier in ${ns} is healthy\n`);
-  await waitHealthy(kube, ns, 30_000, 'before the run (bring it up with npm run up)');
+  const mainTier = await loadTier(kube, ns);
+  await waitHealthy(kube, mainTier, 30_000, 'before the run (bring it up with npm run up)');
 
   process.stderr.write('chaos: preparing the in-cluster probe\n');
   const image = execFileSync('bash', ['chaos/build-probe.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
-  const namespaces = [ns];
-  if (values.baseline) {
-    await ensureBaselineTier(kube, values['baseline-namespace']!);
-    namespaces.push(values['baseline-namespace']!);
-  }
+  const tiers = [mainTier];
+  if (values.baseline) tiers.push(await ensureBaselineTier(kube, values['baseline-namespace']!));
   const setup: Record<string, string> = { ...versions() };
-  for (const n of namespaces) Object.assign(setup, await settingsOf(kube, n));
+  for (const t of tiers) Object.assign(setup, settingsOf(t));
 
   const results: TrialResult[] = [];
   if (values.soak) {
-    const h = await waitHealthy(kube, ns, recoverTimeoutMs, 'before the soak');
-    await ensureProbe(kube, ns, image, h);
-    const report = await soak(kube, ns, Number(values.soak) * 1000, Number(values.every) * 1000, recoverTimeoutMs);
+    await waitHealthy(kube, mainTier, recoverTimeoutMs, 'before the soak');
+    await ensureProbe(kube, mainTier, image);
+    const report = await soak(kube, mainTier, Number(values.soak) * 1000, Number(values.every) * 1000, recoverTimeoutMs);
     const run: RunInfo = { startedAt, command: `npm run chaos -- ${argv.join(' ')}`, namespace: ns, setup };
     const files = await writeReport(outDir, run, report.results, summarize(report.results), []);
     process.stderr.write(`chaos: soak done: ${report.results.length} faults, lost ${JSON.stringify(report.lost)}, split brain ${report.splitBrainRounds}\n${files.map((f) => `wrote ${f}`).join('\n')}\n`);
@@ -142,14 +137,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
   if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
-  for (const n of namespaces) {
-    const h = await waitHealthy(kube, n, recoverTimeoutMs, 'before its first trial');
-    await ensureProbe(kube, n, image, h);
+  for (const tier of tiers) {
+    const n = tier.namespace;
+    await waitHealthy(kube, tier, recoverTimeoutMs, 'before its first trial');
+    await ensureProbe(kube, tier, image);
     const count = n === ns ? trials : baselineTrials;
     for (const scenario of chosen) {
       process.stderr.write(`chaos: ${n} ${scenario.name}: ${scenario.title}\n`);
       for (let i = 1; i <= count; i++) {
-        const r = await runTrial(kube, n, scenario, i, { recoverTimeoutMs });
+        const r = await runTrial(kube, tier, scenario, i, { recoverTimeoutMs });
         results.push(r);
         process.stderr.write(`${progressLine(r, count)}\n`);
         // Keep the report current, so an interrupted run still leaves its trials behind.

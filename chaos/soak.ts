@@ -3,6 +3,7 @@
  * is reported like a trial (write gap of the client it concerns, time back); the lost-write and
  * split-brain checks cover the whole run.
  */
+import { CHAOS_PROBE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
 import { Kube, execIn, sleep } from '../tools/kube.js';
 import { Event, System, SYSTEMS, Verify, splitBrain, writeGap } from './history.js';
@@ -10,7 +11,8 @@ import { PROBE_POD, TrialResult, deleteAndWaitBack, startProbe, waitHealthy } fr
 
 const systemOf = (pod: string): System => (pod.startsWith('postgres') ? 'pg' : pod.startsWith('etcd') ? 'etcd' : 'redis');
 
-export async function soak(kube: Kube, ns: string, durationMs: number, everyMs: number, recoverTimeoutMs: number) {
+export async function soak(kube: Kube, tier: TierDescriptor, durationMs: number, everyMs: number, recoverTimeoutMs: number) {
+  const ns = tier.namespace;
   const id = `soak-${Date.now().toString(36)}`;
   const events: Event[] = [];
   const probe = startProbe(kube, ns, id, events);
@@ -22,17 +24,17 @@ export async function soak(kube: Kube, ns: string, durationMs: number, everyMs: 
   try {
     while (Date.now() + everyMs < end) {
       await sleep(everyMs);
-      const h = await tierHealth(kube, ns, { writes: false });
+      const h = await tierHealth(kube, tier, { writes: false });
       const pods = h.rows.map((r) => r.pod);
       const pod = pods[Math.floor(Math.random() * pods.length)];
       const t0 = Date.now();
       const podReadyMs = await deleteAndWaitBack(kube, ns, pod, false, t0, recoverTimeoutMs).catch(() => null);
-      await waitHealthy(kube, ns, recoverTimeoutMs, `after deleting ${pod} in the soak`);
+      await waitHealthy(kube, tier, recoverTimeoutMs, `after deleting ${pod} in the soak`);
       faults.push({ pod, t0, podReadyMs, recoveredMs: Date.now() - t0 });
       process.stderr.write(`  soak: deleted ${pod}; back ${podReadyMs === null ? '–' : (podReadyMs / 1000).toFixed(1)}s, healthy ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
     }
   } finally {
-    await execIn(kube, ns, PROBE_POD, 'probe', ['touch', `/tmp/stop-${id}`]).catch(() => undefined);
+    await execIn(kube, ns, PROBE_POD, CHAOS_PROBE.container, ['touch', `/tmp/stop-${id}`]).catch(() => undefined);
   }
   await probe.done;
   const verifies = new Map(events.filter((e): e is Verify => e.k === 'verify').map((v) => [v.s, v]));

@@ -4,6 +4,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
+import { CHAOS_PROBE, COMPONENTS, LABEL, TierDescriptor } from '../contract/index.js';
 import { TierHealth, tierHealth } from '../tools/health.js';
 import { Kube, UserError, execIn, isNotFound, isReady, sleep, waitFor } from '../tools/kube.js';
 import {
@@ -11,7 +12,7 @@ import {
 } from './history.js';
 import type { Scenario } from './scenarios/index.js';
 
-export const PROBE_POD = 'chaos-probe';
+export const PROBE_POD = CHAOS_PROBE.pod;
 
 export interface TrialResult {
   scenario: string;
@@ -42,11 +43,12 @@ export interface TrialResult {
 }
 
 /** Waits until the tier is healthy (the components' own views, no write checks). */
-export async function waitHealthy(kube: Kube, ns: string, timeoutMs: number, why: string): Promise<TierHealth> {
+export async function waitHealthy(kube: Kube, tier: TierDescriptor, timeoutMs: number, why: string): Promise<TierHealth> {
+  const ns = tier.namespace;
   let last: TierHealth | undefined;
   try {
     return await waitFor(`the tier in ${ns} to be healthy ${why}`, timeoutMs, async () => {
-      last = await tierHealth(kube, ns, { writes: false });
+      last = await tierHealth(kube, tier, { writes: false });
       return last.healthy ? last : undefined;
     }, 1000);
   } catch {
@@ -56,7 +58,8 @@ export async function waitHealthy(kube: Kube, ns: string, timeoutMs: number, why
 }
 
 /** Creates the probe pod (a client of the tier, with the Secrets' passwords as env) unless it runs. */
-export async function ensureProbe(kube: Kube, ns: string, image: string, health: TierHealth): Promise<void> {
+export async function ensureProbe(kube: Kube, tier: TierDescriptor, image: string): Promise<void> {
+  const ns = tier.namespace;
   try {
     const pod = await kube.core.readNamespacedPod({ name: PROBE_POD, namespace: ns });
     if (pod.spec?.containers?.[0]?.image === image && isReady(pod)) return;
@@ -71,22 +74,20 @@ export async function ensureProbe(kube: Kube, ns: string, image: string, health:
   await kube.core.createNamespacedPod({
     namespace: ns,
     body: {
-      metadata: { name: PROBE_POD, labels: { 'app.kubernetes.io/name': PROBE_POD, 'ha-tier.dev/client': 'true', 'ha-tier.dev/chaos-probe': 'true' } },
+      metadata: { name: PROBE_POD, labels: { [LABEL.name]: PROBE_POD, [LABEL.client]: 'true', [LABEL.chaosProbe]: 'true' } },
       spec: {
         securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
         automountServiceAccountToken: false,
         terminationGracePeriodSeconds: 1,
         containers: [{
-          name: 'probe',
+          name: CHAOS_PROBE.container,
           image,
           imagePullPolicy: 'IfNotPresent',
           env: [
-            { name: 'NAMESPACE', value: ns },
-            { name: 'PGPASSWORD', valueFrom: secret('postgres-credentials', 'superuser-password') },
-            { name: 'REDIS_PASSWORD', valueFrom: secret('redis-credentials', 'password') },
-            { name: 'POSTGRES_MEMBERS', value: String(health.facts.expected.postgres) },
-            { name: 'ETCD_MEMBERS', value: String(health.facts.expected.etcd) },
-            { name: 'SENTINELS', value: String(health.facts.expected.sentinel) },
+            // The probe learns everything else from the tier's descriptor.
+            { name: 'HA_TIER_DESCRIPTOR', value: JSON.stringify(tier) },
+            { name: 'PGPASSWORD', valueFrom: secret(COMPONENTS.postgres.secret.name, COMPONENTS.postgres.secret.keys.superuser) },
+            { name: 'REDIS_PASSWORD', valueFrom: secret(COMPONENTS.redis.secret.name, COMPONENTS.redis.secret.keys.password) },
           ],
           resources: { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } },
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
@@ -127,7 +128,7 @@ export function startProbe(kube: Kube, ns: string, id: string, events: Event[]):
   const errs = new Writable({ write(chunk, _enc, cb) { stderr += chunk.toString(); cb(); } });
   const done = new Promise<void>((resolve, reject) => {
     new k8s.Exec(kube.kc)
-      .exec(ns, PROBE_POD, 'probe', ['node', '/app/lib/probe.cjs', '--id', id, '--stop-file', `/tmp/stop-${id}`, '--max-seconds', '600'],
+      .exec(ns, PROBE_POD, CHAOS_PROBE.container, ['node', '/app/lib/probe.cjs', '--id', id, '--stop-file', `/tmp/stop-${id}`, '--max-seconds', '600'],
         stdout, errs, null, false, (status) => {
           if (status.status === 'Success') resolve();
           else reject(new Error(`probe exited: ${status.message ?? ''} ${stderr.slice(-500)}`));
@@ -147,8 +148,9 @@ export async function deleteAndWaitBack(kube: Kube, ns: string, pod: string, for
   return Date.now() - t0;
 }
 
-export async function runTrial(kube: Kube, ns: string, scenario: Scenario, trial: number, opts: { recoverTimeoutMs: number }): Promise<TrialResult> {
-  const health = await waitHealthy(kube, ns, opts.recoverTimeoutMs, `before ${scenario.name} trial ${trial}`);
+export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scenario, trial: number, opts: { recoverTimeoutMs: number }): Promise<TrialResult> {
+  const ns = tier.namespace;
+  const health = await waitHealthy(kube, tier, opts.recoverTimeoutMs, `before ${scenario.name} trial ${trial}`);
   const target = scenario.target(health);
   const oldLeader = scenario.view === 'patroni' ? health.facts.patroniLeader! : scenario.view === 'sentinel' ? health.facts.redisMaster! : health.facts.etcdLeader!;
   const id = `${scenario.name}-${trial}-${Date.now().toString(36)}`.toLowerCase();
@@ -163,11 +165,11 @@ export async function runTrial(kube: Kube, ns: string, scenario: Scenario, trial
   let recoveredMs: number | null = null;
   try {
     podReadyMs = await deleteAndWaitBack(kube, ns, target, scenario.force, t0, opts.recoverTimeoutMs);
-    await waitHealthy(kube, ns, opts.recoverTimeoutMs, `after deleting ${target}`);
+    await waitHealthy(kube, tier, opts.recoverTimeoutMs, `after deleting ${target}`);
     recoveredMs = Date.now() - t0;
     await sleep(2000);
   } finally {
-    await execIn(kube, ns, PROBE_POD, 'probe', ['touch', `/tmp/stop-${id}`]).catch(() => undefined);
+    await execIn(kube, ns, PROBE_POD, CHAOS_PROBE.container, ['touch', `/tmp/stop-${id}`]).catch(() => undefined);
   }
   const tStop = Date.now();
   await Promise.race([probe.done, sleep(120_000).then(() => { throw new Error(`probe ${id} did not finish its verification within 120s`); })]);

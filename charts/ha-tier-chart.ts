@@ -4,10 +4,11 @@
 import { Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS, DEFAULT_NAMESPACE, LABEL, TierDescriptor } from '../contract/index.js';
+import { COMPONENTS, COMPONENT_KEYS, DEFAULT_NAMESPACE, LABEL, TierDescriptor } from '../contract/index.js';
 import { EtcdCluster, EtcdClusterProps } from './etcd.js';
 import { PatroniCluster, PatroniClusterProps } from './patroni.js';
 import { RedisSentinel, RedisSentinelProps } from './redis.js';
+import { PostgresRouter, PostgresRouterProps } from './router.js';
 
 export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
   /**
@@ -25,6 +26,8 @@ export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
   readonly etcd?: EtcdClusterProps;
   /** Patroni props; its etcd is this chart's. @default - PatroniCluster's defaults */
   readonly patroni?: Omit<PatroniClusterProps, 'etcd'>;
+  /** The postgres router's props; it routes this chart's Patroni cluster. @default - PostgresRouter's defaults */
+  readonly router?: Omit<PostgresRouterProps, 'patroni' | 'etcd'>;
   /** Redis and Sentinel props. @default - RedisSentinel's defaults */
   readonly redis?: RedisSentinelProps;
   /**
@@ -44,6 +47,7 @@ export class HaTierChart extends Chart {
   public readonly etcd: EtcdCluster;
   public readonly patroni: PatroniCluster;
   public readonly redis: RedisSentinel;
+  public readonly router: PostgresRouter;
   public readonly profile: string;
   public readonly clusterDomain: string;
   public readonly chaosProbeAllowed: boolean;
@@ -84,6 +88,7 @@ export class HaTierChart extends Chart {
       clientSelectors: [...(props.patroni?.clientSelectors ?? []), CLIENT_SELECTOR],
       restApiClientSelectors: [...(props.patroni?.restApiClientSelectors ?? []), ...probe],
     });
+    this.router = new PostgresRouter(this, 'router', { ...props.router, patroni: this.patroni, etcd: this.etcd });
     this.redis = new RedisSentinel(this, 'redis', {
       clusterDomain: domain,
       ...props.redis,
@@ -105,6 +110,12 @@ export class HaTierChart extends Chart {
         redis: member(COMPONENTS.redis.workload, this.redis.replicas),
         sentinel: member(COMPONENTS.sentinel.workload, this.redis.sentinels),
       },
+      routerReplicas: this.router.replicas,
+      workloads: COMPONENT_KEYS.map((k) => ({ kind: COMPONENTS[k].workloadKind, name: COMPONENTS[k].workload })),
+      secrets: [
+        { name: this.patroni.credentialsSecretName, keys: Object.values(COMPONENTS.postgres.secret.keys) },
+        { name: this.redis.credentialsSecretName, keys: Object.values(COMPONENTS.redis.secret.keys) },
+      ],
       etcd: { clientUrls: this.etcd.clientUrls },
       patroni: {
         scope: this.patroni.scope,

@@ -5,7 +5,7 @@
 import { Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS, LABEL, ROLE } from '../contract/index.js';
+import { COMPONENTS } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
   ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, defaultImage, disruptionBudget, namespaceOf,
@@ -40,8 +40,9 @@ export interface PatroniClusterProps {
    */
   readonly image?: string;
   /**
-   * Leader lock time-to-live in seconds (Patroni `ttl`): how long a killed leader keeps its lock.
-   * @default 10
+   * Leader lock time-to-live in seconds (Patroni `ttl`): how long a leader that can no longer renew its
+   * lock (frozen, cut off, on a lost node) keeps it. At least 20: Patroni 4 raises smaller values to 20.
+   * @default 20
    */
   readonly ttl?: number;
   /**
@@ -50,7 +51,7 @@ export interface PatroniClusterProps {
    */
   readonly loopWait?: number;
   /**
-   * Seconds Patroni retries the DCS and PostgreSQL before demoting (`retry_timeout`).
+   * Seconds Patroni retries the DCS and PostgreSQL before demoting (`retry_timeout`), at least 3.
    * `loopWait + 2 * retryTimeout` must not exceed `ttl`.
    * @default 4
    */
@@ -66,6 +67,20 @@ export interface PatroniClusterProps {
    * @default false
    */
   readonly synchronousModeStrict?: boolean;
+  /**
+   * `primary_start_timeout` in seconds: how long a leader whose PostgreSQL crashed (or whose pod came
+   * back while it still held the leader key) may try to start it again before the cluster fails over.
+   * 0: fail over at once when a healthy synchronous standby can take over (no acknowledged commit is
+   * lost in synchronous mode), instead of Patroni's default of 300 s of recovery attempts.
+   * @default 0
+   */
+  readonly primaryStartTimeout?: number;
+  /**
+   * `failsafe_mode`: when etcd cannot be reached (its quorum is lost), a primary that still reaches every
+   * member over the REST API stays primary instead of demoting itself.
+   * @default true
+   */
+  readonly failsafeMode?: boolean;
   /**
    * `maximum_lag_on_failover` in bytes: a replica further behind is not promoted.
    * @default 1048576
@@ -125,8 +140,8 @@ export interface PatroniClusterProps {
    */
   readonly clientSelectors?: Record<string, string>[];
   /**
-   * Label sets of pods (besides the members) allowed to read Patroni's REST API on 8008, e.g. the
-   * chaos probe that samples each member's role.
+   * Label sets of pods (besides the members and the router) allowed to read Patroni's REST API on 8008,
+   * e.g. the chaos probe that samples each member's role.
    * @default - only the members themselves
    */
   readonly restApiClientSelectors?: Record<string, string>[];
@@ -176,6 +191,7 @@ export class PatroniCluster extends Construct {
   public readonly statefulSet: k8s.KubeStatefulSet;
   /** The DCS settings, as written to `bootstrap.dcs` (also applied on a running cluster by `npm run up`). */
   public readonly dcsSettings: Record<string, unknown>;
+  private readonly policy: kplus.NetworkPolicy;
   /** Whether a deleted leader hands over first (preStop switchover). */
   public readonly switchoverOnDelete: boolean;
   public readonly terminationGracePeriodSeconds: number;
@@ -190,7 +206,7 @@ export class PatroniCluster extends Construct {
     const owner = `PatroniCluster '${id}'`;
     const replicas = props.replicas ?? 3;
     const ha = props.highAvailability ?? true;
-    const ttl = props.ttl ?? 10;
+    const ttl = props.ttl ?? 20;
     const loopWait = props.loopWait ?? 2;
     const retryTimeout = props.retryTimeout ?? 4;
     const maxLag = props.maximumLagOnFailover ?? 1048576;
@@ -198,6 +214,7 @@ export class PatroniCluster extends Construct {
     const resources = props.resources ?? { cpuRequest: '100m', memoryRequest: '256Mi', memoryLimit: '512Mi' };
     const storage = props.storage ?? { size: '2Gi' };
     const grace = props.terminationGracePeriodSeconds ?? 45;
+    const primaryStartTimeout = props.primaryStartTimeout ?? 0;
     this.superuserUsername = props.superuserUsername ?? 'postgres';
     this.replicationUsername = props.replicationUsername ?? 'replicator';
     this.credentialsSecretName = props.credentialsSecretName ?? COMPONENTS.postgres.secret.name;
@@ -209,15 +226,18 @@ export class PatroniCluster extends Construct {
     if (ha && replicas < 3) {
       throw new ConfigError(`${owner}: 'replicas' (${replicas}) must be at least 3 in a highly available layout (one leader and two replicas to fail over to), or turn 'highAvailability' off.`);
     }
-    requireInteger(owner, 'ttl', ttl, 1);
+    // Patroni's own floors (patroni/config.py: _validate_and_adjust_timeouts): it would raise a
+    // smaller value silently, and the tier would then run with settings it does not say.
+    requireInteger(owner, 'ttl', ttl, 20);
     requireInteger(owner, 'loopWait', loopWait, 1);
-    requireInteger(owner, 'retryTimeout', retryTimeout, 1);
+    requireInteger(owner, 'retryTimeout', retryTimeout, 3);
     if (loopWait + 2 * retryTimeout > ttl) {
       throw new ConfigError(
         `${owner}: 'loopWait' + 2 × 'retryTimeout' (${loopWait} + 2 × ${retryTimeout} = ${loopWait + 2 * retryTimeout}) must not exceed 'ttl' (${ttl}), or a leader can lose its lock while it is still retrying.`,
       );
     }
     requireInteger(owner, 'maximumLagOnFailover', maxLag, 0);
+    requireInteger(owner, 'primaryStartTimeout', primaryStartTimeout, 0);
     requireInteger(owner, 'terminationGracePeriodSeconds', grace, 0);
     if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(this.scope)) {
       throw new ConfigError(`${owner}: 'scope' (${show(this.scope)}) must be lowercase letters, digits and dashes.`);
@@ -238,6 +258,8 @@ export class PatroniCluster extends Construct {
       maximum_lag_on_failover: maxLag,
       synchronous_mode: props.synchronousMode ?? true,
       synchronous_mode_strict: props.synchronousModeStrict ?? false,
+      primary_start_timeout: primaryStartTimeout,
+      failsafe_mode: props.failsafeMode ?? true,
       postgresql: {
         use_pg_rewind: true,
         use_slots: true,
@@ -258,6 +280,8 @@ export class PatroniCluster extends Construct {
         listen: `0.0.0.0:${ports.postgresql}`,
         data_dir: `${DATA_MOUNT}/pgdata`,
         bin_dir: '/usr/lib/postgresql/15/bin',
+        // The postmaster holds the data directory's fence lock for its whole life (images/patroni).
+        bin_name: { postgres: '/usr/local/bin/postgres-fenced' },
         pgpass: '/tmp/pgpass',
         // Local pg_hba wins over the DCS copy, so an edit here takes effect on reload.
         pg_hba: (props.pgHba ?? DEFAULT_PG_HBA).map((l) => l.replace('{replication}', this.replicationUsername)),
@@ -265,11 +289,6 @@ export class PatroniCluster extends Construct {
           superuser: { username: this.superuserUsername },
           replication: { username: this.replicationUsername },
         },
-        // Patroni with etcd does not label pods: these callbacks move the role label that the
-        // -primary and -replicas Services select on.
-        callbacks: Object.fromEntries(
-          ['on_start', 'on_stop', 'on_restart', 'on_role_change'].map((c) => [c, '/usr/local/bin/patroni-label-pod']),
-        ),
       },
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
@@ -280,21 +299,22 @@ export class PatroniCluster extends Construct {
     });
     config.addData('patroni.yml', Yaml.stringify(patroniConfig));
 
-    // Least privilege for the label callback: get/patch on this StatefulSet's own pods, by name.
-    // Raw Role: cdk8s-plus-28's Role cannot name resources that are not constructs of this app.
+    // The preStop hook reads its own pod's deletion (a force delete gets no switchover): get on the
+    // members' pods by name, nothing else. Raw Role: cdk8s-plus-28's Role cannot name resources that
+    // are not constructs of this app.
     const account = new kplus.ServiceAccount(this, 'Account', {
       metadata: { name: this.name, labels: labels.all },
       automountToken: true,
     });
-    const role = new k8s.KubeRole(this, 'LabelerRole', {
-      metadata: { name: `${this.name}-pod-labeler`, labels: labels.all },
+    const role = new k8s.KubeRole(this, 'PodReaderRole', {
+      metadata: { name: `${this.name}-pod-reader`, labels: labels.all },
       rules: [{
-        apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'],
+        apiGroups: [''], resources: ['pods'], verbs: ['get'],
         resourceNames: Array.from({ length: replicas }, (_, i) => `${this.name}-${i}`),
       }],
     });
-    new k8s.KubeRoleBinding(this, 'LabelerBinding', {
-      metadata: { name: `${this.name}-pod-labeler`, labels: labels.all },
+    new k8s.KubeRoleBinding(this, 'PodReaderBinding', {
+      metadata: { name: `${this.name}-pod-reader`, labels: labels.all },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.name },
       subjects: [{ kind: 'ServiceAccount', name: account.name, namespace: ns }],
     });
@@ -304,14 +324,14 @@ export class PatroniCluster extends Construct {
       name: COMPONENTS.postgres.headlessService, labels: labels.all, selector: labels.selector, headless: true,
       ports: [...pgPort, { name: 'patroni', port: ports.patroni }],
     });
-    service(this, 'Primary', {
-      name: COMPONENTS.postgres.services.primary, labels: labels.all,
-      selector: { ...labels.selector, [LABEL.role]: ROLE.primary }, ports: pgPort,
-    });
-    service(this, 'Replicas', {
-      name: COMPONENTS.postgres.services.replicas, labels: labels.all,
-      selector: { ...labels.selector, [LABEL.role]: ROLE.replica }, ports: pgPort,
-    });
+    // No selector: the router (charts/router.ts) writes their EndpointSlices from Patroni's state.
+    // Raw objects: cdk8s-plus-28's Service always writes a selector.
+    for (const [id, name] of [['Primary', COMPONENTS.postgres.services.primary], ['Replicas', COMPONENTS.postgres.services.replicas]] as const) {
+      new k8s.KubeService(this, id, {
+        metadata: { name, labels: labels.all },
+        spec: { type: 'ClusterIP', ports: pgPort.map((p) => ({ ...p, targetPort: k8s.IntOrString.fromNumber(p.port) })) },
+      });
+    }
 
     const secretEnv = (name: string, key: string): k8s.EnvVar => ({
       name, valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key } },
@@ -328,7 +348,6 @@ export class PatroniCluster extends Construct {
       serviceAccountName: account.name,
       terminationGracePeriodSeconds: grace,
       storage,
-      // No role label in the template: a new pod has no role until Patroni's callback sets one.
       container: {
         image: props.image ?? defaultImage('patroni'),
         command: ['/usr/local/bin/patroni-start'],
@@ -343,19 +362,19 @@ export class PatroniCluster extends Construct {
           { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(POD_IP):${ports.postgresql}` },
           secretEnv('PATRONI_SUPERUSER_PASSWORD', keys.superuser),
           secretEnv('PATRONI_REPLICATION_PASSWORD', keys.replication),
-          { name: 'ETCDCTL_API', value: '3' },
-          { name: 'ETCDCTL_ENDPOINTS', value: props.etcd.clientUrls.join(',') },
-          { name: 'HA_TIER_ROLE_LABEL', value: LABEL.role },
-          // A returning former leader that released its own stale lock waits this long for
-          // another member to take it (images/patroni/patroni-start).
-          { name: 'PATRONI_RELEASED_LOCK_WAIT_SECONDS', value: String(3 * ttl) },
           { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
+          // The hand-over must end well within the grace period; it is skipped when less is left.
+          { name: 'SWITCHOVER_TIMEOUT_SECONDS', value: String(Math.max(5, grace - 15)) },
+          { name: 'SWITCHOVER_MIN_GRACE_SECONDS', value: String(Math.min(grace, 20)) },
         ],
         // Patroni's REST API answers once its HA loop runs (a replica may still be cloning).
         startupProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 2, failureThreshold: 90 }),
         // Ready: this member is the leader, or PostgreSQL runs as a replica.
         readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
-        // Alive: Patroni's HA loop is running (not PostgreSQL's state, which Patroni itself manages).
+        // Alive: Patroni's HA loop has run within ttl (primary) or 2 × ttl (replica). Not PostgreSQL's state,
+        // which Patroni itself manages. Three misses 10 s apart, each allowed 5 s: a restart takes a
+        // loop stuck for at least 25-30 s, longer than any failover it could be part of, so a busy primary
+        // on a 2-vCPU machine (a slow answer, not a stuck loop) is never restarted by it.
         livenessProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         ...(this.switchoverOnDelete
           ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/patroni-prestop'] } } } }
@@ -381,18 +400,21 @@ export class PatroniCluster extends Construct {
     props.etcd.allowClients('PatroniClients', labels.selector);
 
     // PostgreSQL from the members (replication) and from clients; Patroni's REST API between members
-    // (a promoting replica checks the others' positions there).
-    const policy = new kplus.NetworkPolicy(this, 'Policy', {
+    // (a promoting replica checks the others' positions there, a failsafe primary calls them all).
+    this.policy = new kplus.NetworkPolicy(this, 'Policy', {
       metadata: { name: this.name, labels: labels.all },
       selector: kplus.Pods.select(this, 'Members', { labels: labels.selector }),
     });
-    policy.addIngressRule(kplus.Pods.select(this, 'Peers', { labels: labels.selector }),
+    this.policy.addIngressRule(kplus.Pods.select(this, 'Peers', { labels: labels.selector }),
       [kplus.NetworkPolicyPort.tcp(ports.postgresql), kplus.NetworkPolicyPort.tcp(ports.patroni)]);
     (props.clientSelectors ?? []).forEach((sel, i) => {
-      policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.postgresql)]);
+      this.policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.postgresql)]);
     });
-    (props.restApiClientSelectors ?? []).forEach((sel, i) => {
-      policy.addIngressRule(kplus.Pods.select(this, `RestClients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.patroni)]);
-    });
+    (props.restApiClientSelectors ?? []).forEach((sel, i) => this.allowRestApiClients(`RestClients${i}`, sel));
+  }
+
+  /** Lets the pods matching `selector` reach Patroni's REST API. */
+  public allowRestApiClients(id: string, selector: Record<string, string>): void {
+    this.policy.addIngressRule(kplus.Pods.select(this, id, { labels: selector }), [kplus.NetworkPolicyPort.tcp(COMPONENTS.postgres.ports.patroni)]);
   }
 }

@@ -22,7 +22,8 @@ export interface ProfileOptions {
 
 /** The settings the project ships with, chosen and measured for fast failover on kind. */
 const FAST_FAILOVER = {
-  patroni: { ttl: 10, loopWait: 2, retryTimeout: 4, synchronousMode: true },
+  // ttl 20 is Patroni 4's smallest: it bounds how long a leader that cannot renew its lock keeps it.
+  patroni: { ttl: 20, loopWait: 2, retryTimeout: 4, synchronousMode: true },
   redis: { downAfterMilliseconds: 1000, failoverTimeoutMilliseconds: 10000 },
 };
 
@@ -36,6 +37,7 @@ export function profile(name: string, options: ProfileOptions = {}): HaTierChart
       };
     case 'minimal':
       return {
+        router: { replicas: 1, topology: 'none' },
         etcd: {
           replicas: 1, highAvailability: false, topology: 'none',
           resources: { cpuRequest: '25m', memoryRequest: '64Mi', memoryLimit: '192Mi' },
@@ -60,6 +62,7 @@ export function profile(name: string, options: ProfileOptions = {}): HaTierChart
       const storageClassName = options.storageClassName ?? 'standard';
       return {
         allowChaosProbe: false,
+        router: { replicas: 2, topology: 'zone' },
         etcd: {
           replicas: 3, topology: 'zone', quotaBackendBytes: '2Gi',
           resources: { cpuRequest: '500m', memoryRequest: '1Gi', memoryLimit: '2Gi' },
@@ -84,7 +87,8 @@ export function profile(name: string, options: ProfileOptions = {}): HaTierChart
       const base = profile('kind');
       return {
         ...base,
-        patroni: { ...base.patroni, ttl: 30, loopWait: 10, retryTimeout: 10, switchoverOnDelete: false },
+        // Patroni's defaults, as the compose stack ran it: 300 s of restart attempts, no failsafe mode.
+        patroni: { ...base.patroni, ttl: 30, loopWait: 10, retryTimeout: 10, switchoverOnDelete: false, primaryStartTimeout: 300, failsafeMode: false },
         redis: { ...base.redis, downAfterMilliseconds: 5000, handOverOnDelete: false },
       };
     }

@@ -61,8 +61,10 @@ export interface RedisSentinelProps {
    */
   readonly minReplicasToWrite?: number;
   /**
-   * `min-replicas-max-lag` in seconds.
-   * @default 10
+   * `min-replicas-max-lag` in seconds: at most `downAfterMilliseconds`, so that a master cut off from its
+   * replicas stops accepting writes no later than the sentinels start replacing it (writes it accepted
+   * meanwhile would be discarded when it rejoins as a replica).
+   * @default - downAfterMilliseconds in whole seconds, at least 1
    */
   readonly minReplicasMaxLag?: number;
   /**
@@ -97,6 +99,13 @@ export interface RedisSentinelProps {
    * @default { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '192Mi' }
    */
   readonly resources?: ResourceProps;
+  /**
+   * Each sentinel's volume: Sentinel keeps its state (the master it agreed on, its epoch, the replicas
+   * and sentinels it knows) in its config file there, so that after a full restart it names the last
+   * master instead of guessing.
+   * @default { size: '64Mi' } on the class of `storage`
+   */
+  readonly sentinelStorage?: StorageProps;
   /**
    * Requests and limits of a Sentinel.
    * @default { cpuRequest: '20m', memoryRequest: '24Mi', memoryLimit: '64Mi' }
@@ -155,12 +164,13 @@ export class RedisSentinel extends Construct {
     const failoverTimeout = props.failoverTimeoutMilliseconds ?? 10000;
     const parallelSyncs = props.parallelSyncs ?? 1;
     const minReplicas = props.minReplicasToWrite ?? (ha ? 1 : 0);
-    const minReplicasLag = props.minReplicasMaxLag ?? 10;
+    const minReplicasLag = props.minReplicasMaxLag ?? Math.max(1, Math.floor(downAfter / 1000));
     const maxmemory = props.maxmemory ?? '96Mi';
     const topology = requireOneOf(owner, 'topology', props.topology ?? 'host', TOPOLOGIES);
     const resources = props.resources ?? { cpuRequest: '50m', memoryRequest: '64Mi', memoryLimit: '192Mi' };
     const sentinelResources = props.sentinelResources ?? { cpuRequest: '20m', memoryRequest: '24Mi', memoryLimit: '64Mi' };
     const storage = props.storage ?? { size: '1Gi' };
+    const sentinelStorage = props.sentinelStorage ?? { size: '64Mi', storageClassName: storage.storageClassName };
     const grace = props.terminationGracePeriodSeconds ?? 30;
     const domain = props.clusterDomain ?? 'cluster.local';
     this.masterName = props.masterName ?? 'mymaster';
@@ -187,6 +197,9 @@ export class RedisSentinel extends Construct {
     requireInteger(owner, 'parallelSyncs', parallelSyncs, 1);
     requireInteger(owner, 'minReplicasToWrite', minReplicas, 0, replicas - 1);
     requireInteger(owner, 'minReplicasMaxLag', minReplicasLag, 1);
+    if (minReplicasLag * 1000 > downAfter) {
+      throw new ConfigError(`${owner}: 'minReplicasMaxLag' (${minReplicasLag} s) must not exceed 'downAfterMilliseconds' (${downAfter} ms): a master cut off from its replicas would accept writes for longer than the sentinels wait before replacing it, and lose them when it rejoins.`);
+    }
     requireInteger(owner, 'terminationGracePeriodSeconds', grace, 0);
     if (!/^[A-Za-z0-9._-]+$/.test(this.masterName)) {
       throw new ConfigError(`${owner}: 'masterName' (${show(this.masterName)}) must be letters, digits, dots, dashes or underscores.`);
@@ -195,6 +208,7 @@ export class RedisSentinel extends Construct {
     validateResources(owner, 'resources', resources);
     validateResources(owner, 'sentinelResources', sentinelResources);
     parseQuantity(owner, 'storage.size', storage.size);
+    parseQuantity(owner, 'sentinelStorage.size', sentinelStorage.size);
     if (maxmemoryBytes >= parseQuantity(owner, 'resources.memoryLimit', resources.memoryLimit)) {
       throw new ConfigError(`${owner}: 'maxmemory' (${show(maxmemory)}) must be below 'resources.memoryLimit' (${show(resources.memoryLimit)}), leaving room for replication buffers and forks.`);
     }
@@ -278,7 +292,7 @@ export class RedisSentinel extends Construct {
       component: 'redis',
       replicas,
       topology,
-      // Roles are decided by asking the sentinels (or, on first start, by ordinal): no ordering needed.
+      // Roles are decided by asking the sentinels (see images/redis/redis-start): no ordering needed.
       podManagementPolicy: 'Parallel',
       terminationGracePeriodSeconds: grace,
       storage,
@@ -292,9 +306,14 @@ export class RedisSentinel extends Construct {
           // their failover before it takes the master role back (see images/redis/redis-start).
           { name: 'REDIS_MASTER_RESTART_WAIT_SECONDS', value: String(Math.ceil(downAfter / 1000) + 10) },
         ],
-        startupProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 2, failureThreshold: 60 }),
-        // Ready: answers PING and is a master, or a replica whose link to the master is up.
-        readinessProbe: execProbe(health('redis-health', 'readiness'), { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
+        // Started: answers PING. The start script may first wait for an older container on the volume
+        // (fencing, up to 120 s) and for the sentinels: allow 4 minutes.
+        startupProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 2, failureThreshold: 120 }),
+        // Ready: answers PING and is a master, or a replica whose link to the master is up. Every run also
+        // records the server's replication position (the status tool's data-lineage check).
+        readinessProbe: execProbe(health('redis-health', 'readiness'), { periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 }),
+        // Alive: answers PING within 5 s, three times in a row 10 s apart: only a hung server (not a busy
+        // one on a 2-vCPU machine) is restarted, long after any failover it would be part of.
         livenessProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         ...(this.handOverOnDelete ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/redis-prestop'] } } } } : {}),
         resources,
@@ -313,6 +332,7 @@ export class RedisSentinel extends Construct {
       topology,
       podManagementPolicy: 'Parallel',
       terminationGracePeriodSeconds: 10,
+      storage: sentinelStorage,
       container: {
         image: props.image ?? defaultImage('redis'),
         command: ['/usr/local/bin/sentinel-start'],
@@ -323,13 +343,16 @@ export class RedisSentinel extends Construct {
           { name: 'SENTINEL_DOWN_AFTER_MS', value: String(downAfter) },
           { name: 'SENTINEL_FAILOVER_TIMEOUT_MS', value: String(failoverTimeout) },
           { name: 'SENTINEL_PARALLEL_SYNCS', value: String(parallelSyncs) },
+          { name: 'SENTINEL_RESOLVE_TIMEOUT_S', value: '60' },
         ],
+        // Started: answers PING; the start script may wait up to 80 s for names to resolve and servers to answer.
         startupProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 2, failureThreshold: 90 }),
         // Ready: this sentinel monitors a master it can name.
         readinessProbe: execProbe(health('sentinel-health', 'readiness'), { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
         livenessProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         resources: sentinelResources,
         volumeMounts: [
+          { name: 'data', mountPath: '/data' },
           { name: 'config', mountPath: '/etc/redis', readOnly: true },
           { name: 'run', mountPath: '/run/redis' },
         ],

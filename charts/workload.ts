@@ -5,7 +5,7 @@
  * A construct fills in only what is its own: image, command, environment, probes, hooks and volumes.
  */
 import { Construct } from 'constructs';
-import { COMPONENTS, ComponentKey } from '../contract/index.js';
+import { COMPONENTS, MemberComponent } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
   ResourceProps, StorageProps, Topology, componentLabels, containerSecurityContext, podIdentityEnv, podSecurityContext,
@@ -31,7 +31,7 @@ export interface MemberContainerProps {
 }
 
 export interface MemberStatefulSetProps {
-  readonly component: ComponentKey;
+  readonly component: MemberComponent;
   readonly replicas: number;
   readonly topology: Topology;
   readonly terminationGracePeriodSeconds: number;

@@ -1,7 +1,7 @@
 /**
  * The contract between the tier's manifests and every program that uses them: names, labels, ports,
  * Secrets and what each component means to a client. charts/ builds objects with these names; tools/,
- * chaos/ and the in-cluster probe import them; shell scripts get them through the
+ * chaos/, the in-cluster probe and the router (router/) import them; shell scripts get them through the
  * environment the charts set or through `tier.json`, which `npm run synth` writes beside the
  * manifests (see `TierDescriptor`).
  *
@@ -30,6 +30,17 @@ export const LABEL = {
 /** Values of `LABEL.role`. */
 export const ROLE = { primary: 'primary', replica: 'replica' } as const;
 
+/**
+ * The EndpointSlices behind the selector-less `postgres-primary` and `postgres-replicas` Services. The
+ * chart creates them empty; the router (router/) is the only writer of their endpoints, and records the
+ * etcd revision its view came from in `ROUTER_REVISION_ANNOTATION`, so that no writer ever replaces a
+ * newer view with an older one.
+ */
+export const ROUTED_SLICES = { primary: 'postgres-primary', replicas: 'postgres-replicas' } as const;
+export const ROUTER_REVISION_ANNOTATION = 'ha-tier.dev/dcs-revision';
+/** `endpointslice.kubernetes.io/managed-by` of the routed slices. */
+export const ROUTER_MANAGER = 'router.ha-tier.dev';
+
 /** `app.kubernetes.io/instance` and `part-of` of everything the tier creates. */
 export const PART_OF = 'ha-tier';
 /** The namespace the tier lives in unless told otherwise. */
@@ -45,9 +56,9 @@ export const SYSTEMS: readonly System[] = ['pg', 'redis', 'etcd'];
 export type LeaderView = 'patroni' | 'sentinel' | 'etcd';
 
 /** Images the project builds, keys of images/images.json. */
-export type ImageKey = 'etcd' | 'patroni' | 'redis';
+export type ImageKey = 'etcd' | 'patroni' | 'redis' | 'router';
 
-export type ComponentKey = 'etcd' | 'postgres' | 'redis' | 'sentinel';
+export type ComponentKey = 'etcd' | 'postgres' | 'redis' | 'sentinel' | 'router';
 
 export interface ComponentSpec {
   readonly key: ComponentKey;
@@ -104,13 +115,18 @@ export const COMPONENTS = {
     ports: { sentinel: 26379 },
     system: 'redis', leaderView: 'sentinel', stateful: true,
   },
+  /** Keeps postgres-primary / postgres-replicas pointing at what Patroni's DCS says (router/). */
+  router: {
+    key: 'router', workload: 'postgres-router', workloadKind: 'Deployment', container: 'router', role: 'routing', image: 'router',
+    services: {}, ports: { http: 8080 }, stateful: false,
+  },
 } as const satisfies Record<ComponentKey, ComponentSpec>;
 
 /** Every component, in the order tools list them. */
 export const COMPONENT_KEYS = Object.keys(COMPONENTS) as ComponentKey[];
 /** The StatefulSet components: the ones with pods of their own identity and (mostly) data. */
-export const MEMBER_COMPONENTS = COMPONENT_KEYS.filter((k) => COMPONENTS[k].workloadKind === 'StatefulSet');
-export type MemberComponent = ComponentKey;
+export type MemberComponent = Exclude<ComponentKey, 'router'>;
+export const MEMBER_COMPONENTS = COMPONENT_KEYS.filter((k): k is MemberComponent => COMPONENTS[k].workloadKind === 'StatefulSet');
 
 /** The component whose data a client system writes, and the view that names its leader. */
 export const SYSTEM_COMPONENT: Readonly<Record<System, MemberComponent>> = { pg: 'postgres', redis: 'redis', etcd: 'etcd' };
@@ -153,8 +169,14 @@ export interface TierDescriptor {
   readonly namespace: string;
   readonly profile: string;
   readonly clusterDomain: string;
-  /** Replicas and pod names of each workload. */
-  readonly members: Readonly<Record<ComponentKey, { readonly replicas: number; readonly pods: readonly string[] }>>;
+  /** Replicas and pod names of each StatefulSet. */
+  readonly members: Readonly<Record<MemberComponent, { readonly replicas: number; readonly pods: readonly string[] }>>;
+  /** Replicas of the postgres router (a Deployment: its pods have generated names). */
+  readonly routerReplicas: number;
+  /** Every workload, for scripts that wait for rollouts (`kubectl rollout status <kind>/<name>`). */
+  readonly workloads: readonly { readonly kind: 'StatefulSet' | 'Deployment'; readonly name: string }[];
+  /** The Secrets the tier reads, created at deploy time (never synthesized), with their keys. */
+  readonly secrets: readonly { readonly name: string; readonly keys: readonly string[] }[];
   readonly etcd: {
     /** `https://host:2379` or `http://host:2379` of every member. */
     readonly clientUrls: readonly string[];

@@ -12,6 +12,10 @@
 #                each build writes image-<name>.log there
 #
 # Repository, tag and build context of each image come from images/images.json (read with node).
+# A context with a requirements.txt (Python wheels, hash-pinned) is copied to a temporary directory and
+# gets a wheels/ folder from `pip download` on this host, so the build itself needs no PyPI access.
+# An image with a `bundle` (a TypeScript entry point) gets lib/main.cjs from esbuild and proto/ with
+# the etcd3 client's protocol files in its temporary context.
 # On a failed build it prints one sentence and the last 30 lines of that log, and exits non-zero.
 set -o errexit -o nounset -o pipefail
 
@@ -60,6 +64,9 @@ fi
 
 mkdir -p "${log_dir}"
 cd "${repo_root}"
+temp_dirs=()
+cleanup() { [[ ${#temp_dirs[@]} -eq 0 ]] || rm -rf "${temp_dirs[@]}"; }
+trap cleanup EXIT
 
 for name in "${names[@]}"; do
   if ! repository="$(manifest_get "${name}" repository 2>/dev/null)" ||
@@ -78,7 +85,34 @@ for name in "${names[@]}"; do
 
   log "[${name}] building ${image} from ${context} (base ${base_image}), log: ${log_file}"
   started="${SECONDS}"
-  if ! docker build --build-arg BASE_IMAGE="${base_image}" -t "${image}" "${context}" >"${log_file}" 2>&1; then
+  build_context="${context}"
+  : >"${log_file}"
+  bundle="$(manifest_get "${name}" bundle 2>/dev/null || true)"
+  if [[ -f "${context}/requirements.txt" || -n "${bundle}" ]]; then
+    build_context="$(mktemp -d)"
+    temp_dirs+=("${build_context}")
+    cp -r "${context}/." "${build_context}/"
+  fi
+  if [[ -n "${bundle}" ]]; then
+    mkdir -p "${build_context}/lib" "${build_context}/proto"
+    if ! npx --no-install esbuild "${bundle}" --bundle --platform=node --target=node18 --format=cjs \
+      --outfile="${build_context}/lib/main.cjs" --log-level=warning >>"${log_file}" 2>&1; then
+      log "build.sh: esbuild could not bundle ${bundle}; last lines of ${log_file}:"
+      tail -n 20 "${log_file}" >&2
+      exit 1
+    fi
+    cp node_modules/etcd3/proto/*.proto "${build_context}/proto/"
+  fi
+  if [[ -f "${context}/requirements.txt" ]]; then
+    mkdir -p "${build_context}/wheels"
+    if ! python3 -m pip download --quiet --no-deps --require-hashes -r "${context}/requirements.txt" \
+      -d "${build_context}/wheels" >>"${log_file}" 2>&1; then
+      log "build.sh: pip could not download the wheels of ${context}/requirements.txt; last lines of ${log_file}:"
+      tail -n 20 "${log_file}" >&2
+      exit 1
+    fi
+  fi
+  if ! docker build --build-arg BASE_IMAGE="${base_image}" -t "${image}" "${build_context}" >>"${log_file}" 2>&1; then
     log "build.sh: building ${image} failed after $((SECONDS - started)) s; last 30 lines of ${log_file}:"
     tail -n 30 "${log_file}" >&2
     exit 1

@@ -5,9 +5,11 @@
 #   2. the kind cluster from kind/cluster.yaml, unless it exists (on the project's machines: the
 #      offline lab, kind/lab/up.sh)
 #   3. the images of images/, built and loaded with `kind load docker-image` (versioned tags)
-#   4. the namespace and the Secrets with generated passwords, unless they exist (never printed)
-#   5. synth (dist/) and `kubectl apply -f dist/`
-#   6. wait until the tier is healthy as its components see it (tools/status.ts --wait)
+#   4. synth (dist/: the manifests, and descriptor/tier.json, which the next steps read names from)
+#   5. the namespace and the Secrets with generated passwords, unless they exist (never printed),
+#      then `kubectl apply -f dist/`
+#   6. wait for every rollout, then until the tier is healthy as its components see it
+#      (tools/status.ts --wait), then bring the components' own state in line (tools/reconcile.ts)
 #
 # Settings (environment):
 #   HA_TIER_PROFILE   kind | minimal | production (default kind); or `npm run up -- --profile NAME`
@@ -106,13 +108,16 @@ ensure_secret() {
   log "    secret ${name} created (passwords generated, not shown)"
 }
 
-synth_and_apply() {
-  # dist/ is the default namespace's; a second tier (e.g. the chaos baseline) gets its own directory.
-  local out="${REPO_ROOT}/dist"
-  [ "${NAMESPACE}" = ha-tier ] || out="${REPO_ROOT}/.dist-${NAMESPACE}"
-  (cd "${REPO_ROOT}" && npx --no-install tsx main.ts --profile "${PROFILE}" --namespace "${NAMESPACE}" --out "${out}")
-  kubectl apply -f "${out}/" | sed 's/^/    /' >&2
+# synth: writes the manifests and tier.json into OUT (dist/ for the default namespace; a second tier,
+# e.g. the chaos baseline, gets a directory of its own).
+OUT="${REPO_ROOT}/dist"
+synth() {
+  [ "${NAMESPACE}" = ha-tier ] || OUT="${REPO_ROOT}/.dist-${NAMESPACE}"
+  (cd "${REPO_ROOT}" && npx --no-install tsx main.ts --profile "${PROFILE}" --namespace "${NAMESPACE}" --out "${OUT}")
 }
+
+# tier_json EXPRESSION: evaluates a JavaScript expression over the descriptor `t` (OUT/descriptor/tier.json).
+tier_json() { node -e "const t = require(process.argv[1]); console.log(${1})" "${OUT}/descriptor/tier.json"; }
 
 main() {
   while [ $# -gt 0 ]; do
@@ -137,20 +142,25 @@ main() {
   check_context
   log "[3/6] images"
   build_and_load_images
-  log "[4/6] namespace ${NAMESPACE} and secrets"
+  log "[4/6] synth (profile ${PROFILE})"
+  synth
+  log "[5/6] namespace ${NAMESPACE}, secrets, apply"
   kubectl get namespace "${NAMESPACE}" >/dev/null 2>&1 || kubectl create namespace "${NAMESPACE}" >/dev/null
-  ensure_secret postgres-credentials superuser-password replication-password
-  ensure_secret redis-credentials password
-  log "[5/6] synth (profile ${PROFILE}) and apply"
+  local secret
+  while read -r secret; do
+    # shellcheck disable=SC2086 # the keys are words
+    ensure_secret ${secret}
+  done < <(tier_json "t.secrets.map((s) => [s.name, ...s.keys].join(' ')).join('\\n')")
   local applied; applied=$(date +%s)
-  synth_and_apply
+  kubectl apply -f "${OUT}/" | sed 's/^/    /' >&2
   log "[6/6] waiting until the tier is healthy (up to ${WAIT_SECONDS}s)"
   # A changed template rolls the pods one by one: health only counts once every rollout is done.
-  local sts
-  for sts in etcd postgres redis sentinel; do
-    kubectl -n "${NAMESPACE}" rollout status "statefulset/${sts}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
+  local workload
+  for workload in $(tier_json "t.workloads.map((w) => w.kind.toLowerCase() + '/' + w.name).join(' ')"); do
+    kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
   done
-  (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}" --sync-config)
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}")
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/reconcile.ts --namespace "${NAMESPACE}")
   log "tier healthy ${PROFILE:+(profile ${PROFILE}) }$(( $(date +%s) - applied ))s after apply; npm run up took $(( $(date +%s) - start ))s"
 }
 

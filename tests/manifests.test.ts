@@ -1,10 +1,9 @@
 /** Pointed assertions on the synthesized manifests: the properties the tier depends on. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LABEL } from '../contract/index.js';
+import { LABEL, ROUTED_SLICES, ROUTER_MANAGER } from '../contract/index.js';
 
 const LABEL_CLIENT = LABEL.client;
-const LABEL_ROLE = LABEL.role;
 import type { KubeObject } from './support/schema.js';
 import { PROFILE_NAMES, find, synthProfile } from './support/synth.js';
 
@@ -18,13 +17,15 @@ const Names = suite('names and layout');
 Names('object names are stable (they are part of the public contract)', () => {
   const names = kind.map((o) => `${o.kind}/${o.metadata.name}`).sort();
   assert.equal(names, [
-    'ConfigMap/postgres-patroni', 'ConfigMap/redis', 'Namespace/ha-tier',
+    'ConfigMap/postgres-patroni', 'ConfigMap/redis', 'Deployment/postgres-router',
+    'EndpointSlice/postgres-primary', 'EndpointSlice/postgres-replicas', 'Namespace/ha-tier',
     'NetworkPolicy/etcd', 'NetworkPolicy/postgres', 'NetworkPolicy/redis', 'NetworkPolicy/sentinel',
-    'PodDisruptionBudget/etcd', 'PodDisruptionBudget/postgres', 'PodDisruptionBudget/redis', 'PodDisruptionBudget/sentinel',
-    'Role/postgres-pod-labeler', 'RoleBinding/postgres-pod-labeler',
+    'PodDisruptionBudget/etcd', 'PodDisruptionBudget/postgres', 'PodDisruptionBudget/postgres-router', 'PodDisruptionBudget/redis',
+    'PodDisruptionBudget/sentinel',
+    'Role/postgres-pod-reader', 'Role/postgres-router', 'RoleBinding/postgres-pod-reader', 'RoleBinding/postgres-router',
     'Service/etcd', 'Service/etcd-headless', 'Service/postgres-headless', 'Service/postgres-primary', 'Service/postgres-replicas',
     'Service/redis-headless', 'Service/sentinel', 'Service/sentinel-headless',
-    'ServiceAccount/postgres',
+    'ServiceAccount/postgres', 'ServiceAccount/postgres-router',
     'StatefulSet/etcd', 'StatefulSet/postgres', 'StatefulSet/redis', 'StatefulSet/sentinel',
   ]);
 });
@@ -97,13 +98,14 @@ for (const name of PROFILE_NAMES) {
     }
   });
 }
-Workloads('etcd, PostgreSQL and Redis keep data in volumeClaimTemplates on the standard class (kind)', () => {
-  for (const n of ['etcd', 'postgres', 'redis']) {
+Workloads('etcd, PostgreSQL, Redis and Sentinel keep their state in volumeClaimTemplates on the standard class (kind)', () => {
+  for (const n of ['etcd', 'postgres', 'redis', 'sentinel']) {
     const vct = find(kind, 'StatefulSet', n).spec.volumeClaimTemplates;
     assert.is(vct.length, 1);
     assert.is(vct[0].spec.storageClassName, 'standard');
   }
-  assert.is(find(kind, 'StatefulSet', 'sentinel').spec.volumeClaimTemplates, undefined, 'sentinels are stateless');
+  const sentinel = find(kind, 'StatefulSet', 'sentinel').spec.template.spec.containers[0];
+  assert.ok(sentinel.volumeMounts.some((m: any) => m.name === 'data' && m.mountPath === '/data'), 'Sentinel keeps its config (its state) on its volume');
 });
 Workloads.run();
 
@@ -152,29 +154,44 @@ Components('Patroni uses etcd v3 on every member, with the DCS settings of the p
   for (const i of [0, 1, 2]) assert.match(yml, `- etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2379`);
   assert.match(yml, /^etcd3:/m);
   assert.not.match(yml, /^etcd:/m);
-  for (const line of ['ttl: 10', 'loop_wait: 2', 'retry_timeout: 4', 'synchronous_mode: true', 'synchronous_mode_strict: false', 'on_role_change: /usr/local/bin/patroni-label-pod']) {
+  for (const line of ['ttl: 20', 'loop_wait: 2', 'retry_timeout: 4', 'synchronous_mode: true', 'synchronous_mode_strict: false',
+    'primary_start_timeout: 0', 'failsafe_mode: true', 'postgres: /usr/local/bin/postgres-fenced']) {
     assert.match(yml, line);
   }
+  assert.not.match(yml, /callbacks:/, 'no callback edits anything: the router routes from the DCS');
   assert.not.match(yml, /^\s*password:/m, 'no password in the ConfigMap');
 });
-Components('the -primary and -replicas Services select Patroni pods by role label, which the template does not set', () => {
-  const pod = find(kind, 'StatefulSet', 'postgres').spec.template;
-  const primary = find(kind, 'Service', 'postgres-primary').spec.selector;
-  const replicas = find(kind, 'Service', 'postgres-replicas').spec.selector;
-  assert.is(primary[LABEL_ROLE], 'primary');
-  assert.is(replicas[LABEL_ROLE], 'replica');
-  assert.is(pod.metadata.labels[LABEL_ROLE], undefined);
-  const { [LABEL_ROLE]: _p, ...rest } = primary;
-  assert.ok(matches(rest, pod.metadata.labels));
-  assert.is(pod.spec.containers[0].lifecycle.preStop.exec.command[0], '/usr/local/bin/patroni-prestop');
+Components('the -primary and -replicas Services have no selector: the router writes their EndpointSlices', () => {
+  for (const [service, slice] of [['postgres-primary', ROUTED_SLICES.primary], ['postgres-replicas', ROUTED_SLICES.replicas]]) {
+    const svc = find(kind, 'Service', service);
+    assert.is(svc.spec.selector, undefined, `${service} has no selector`);
+    const s = find(kind, 'EndpointSlice', slice);
+    assert.is(s.metadata.labels['kubernetes.io/service-name'], service);
+    assert.is(s.metadata.labels['endpointslice.kubernetes.io/managed-by'], ROUTER_MANAGER);
+    assert.equal(s.endpoints, [], 'created empty');
+    assert.equal(s.ports.map((p: any) => [p.name, p.port]), svc.spec.ports.map((p: any) => [p.name, p.port]));
+  }
+  const router = find(kind, 'Deployment', 'postgres-router');
+  assert.is(router.spec.replicas, 2);
+  assert.is(router.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname');
+  assert.is(find(kind, 'StatefulSet', 'postgres').spec.template.spec.containers[0].lifecycle.preStop.exec.command[0], '/usr/local/bin/patroni-prestop');
 });
-Components('the label callback may get and patch only the Patroni pods, by name', () => {
-  const role = find(kind, 'Role', 'postgres-pod-labeler');
-  assert.equal(role.rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'patch'], resourceNames: ['postgres-0', 'postgres-1', 'postgres-2'] }]);
-  const binding = find(kind, 'RoleBinding', 'postgres-pod-labeler');
-  assert.equal(binding.subjects, [{ kind: 'ServiceAccount', name: 'postgres', namespace: 'ha-tier' }]);
+Components('RBAC: the router may only read and replace the two routed slices; Patroni pods may only read their own pods', () => {
+  assert.equal(find(kind, 'Role', 'postgres-router').rules,
+    [{ apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'update'], resourceNames: [ROUTED_SLICES.primary, ROUTED_SLICES.replicas] }]);
+  assert.equal(find(kind, 'RoleBinding', 'postgres-router').subjects, [{ kind: 'ServiceAccount', name: 'postgres-router', namespace: 'ha-tier' }]);
+  assert.equal(find(kind, 'Role', 'postgres-pod-reader').rules,
+    [{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['postgres-0', 'postgres-1', 'postgres-2'] }]);
+  assert.equal(find(kind, 'RoleBinding', 'postgres-pod-reader').subjects, [{ kind: 'ServiceAccount', name: 'postgres', namespace: 'ha-tier' }]);
   assert.is(find(kind, 'StatefulSet', 'postgres').spec.template.spec.serviceAccountName, 'postgres');
   for (const n of ['etcd', 'redis', 'sentinel']) assert.is(find(kind, 'StatefulSet', n).spec.template.spec.automountServiceAccountToken, false);
+});
+Components('Redis: min-replicas-max-lag is within down-after (an isolated master stops taking writes before it is replaced)', () => {
+  const conf: string = find(kind, 'ConfigMap', 'redis').data['redis.conf'];
+  assert.match(conf, /^min-replicas-to-write 1$/m);
+  assert.match(conf, /^min-replicas-max-lag 1$/m);
+  const prod: string = find(synthProfile('production'), 'ConfigMap', 'redis').data['redis.conf'];
+  assert.match(prod, /^min-replicas-max-lag 5$/m);
 });
 Components('Sentinel resolves and announces hostnames; Redis announces its stable name; quorum and timings come from props', () => {
   const cm = find(kind, 'ConfigMap', 'redis');
@@ -196,17 +213,19 @@ const ingress = (name: string) => find(kind, 'NetworkPolicy', name).spec.ingress
 const ports = (rule: any) => rule.ports.map((p: any) => p.port).sort();
 const CHAOS = 'ha-tier.dev/chaos-probe';
 const fromLabel = (rule: any, key: string, value: string) => rule.from.some((f: any) => f.podSelector.matchLabels[key] === value);
-Policies('etcd: client port only from Patroni pods (and the chaos probe on kind), peer port only from members', () => {
+Policies('etcd: client port only from Patroni pods, the router (and the chaos probe on kind), peer port only from members', () => {
   const rules = ingress('etcd');
   assert.equal(rules.filter((r) => fromLabel(r, 'app.kubernetes.io/name', 'postgres')).map(ports), [[2379]]);
+  assert.equal(rules.filter((r) => fromLabel(r, 'app.kubernetes.io/name', 'postgres-router')).map(ports), [[2379]]);
   assert.equal(rules.filter((r) => fromLabel(r, 'app.kubernetes.io/name', 'etcd')).map(ports), [[2379, 2380]]);
   assert.equal(rules.filter((r) => fromLabel(r, CHAOS, 'true')).map(ports), [[2379]]);
-  assert.is(rules.length, 3, 'nobody else');
+  assert.is(rules.length, 4, 'nobody else');
 });
-Policies('PostgreSQL and Redis accept clients labelled as such; Patroni REST only from members and the chaos probe', () => {
+Policies('PostgreSQL and Redis accept clients labelled as such; Patroni REST only from members, the router and the chaos probe', () => {
   const pg = ingress('postgres');
   assert.equal(ports(pg.find((r) => fromLabel(r, LABEL_CLIENT, 'true'))), [5432]);
-  assert.ok(pg.filter((r) => ports(r).includes(8008)).every((r) => fromLabel(r, 'app.kubernetes.io/name', 'postgres') || fromLabel(r, CHAOS, 'true')));
+  assert.ok(pg.filter((r) => ports(r).includes(8008)).every((r) =>
+    fromLabel(r, 'app.kubernetes.io/name', 'postgres') || fromLabel(r, 'app.kubernetes.io/name', 'postgres-router') || fromLabel(r, CHAOS, 'true')));
   for (const [name, port] of [['redis', 6379], ['sentinel', 26379]] as const) {
     assert.ok(ingress(name).some((r) => fromLabel(r, LABEL_CLIENT, 'true') && ports(r).includes(port)));
   }

@@ -48,11 +48,15 @@ Etcd.run();
 
 const Patroni = suite('Patroni validation');
 Patroni('loop_wait + 2 × retry_timeout above ttl is refused', () => {
-  failsWith({ ...kind, patroni: { ...kind.patroni, ttl: 10, loopWait: 2, retryTimeout: 10 } },
-    "PatroniCluster 'postgres': 'loopWait' + 2 × 'retryTimeout' (2 + 2 × 10 = 22) must not exceed 'ttl' (10), or a leader can lose its lock while it is still retrying.");
+  failsWith({ ...kind, patroni: { ...kind.patroni, ttl: 20, loopWait: 2, retryTimeout: 10 } },
+    "PatroniCluster 'postgres': 'loopWait' + 2 × 'retryTimeout' (2 + 2 × 10 = 22) must not exceed 'ttl' (20), or a leader can lose its lock while it is still retrying.");
 });
 Patroni('exactly ttl is accepted', () => {
-  assert.ok(objectsOf({ ...kind, patroni: { ...kind.patroni, ttl: 10, loopWait: 2, retryTimeout: 4 } }).length > 0);
+  assert.ok(objectsOf({ ...kind, patroni: { ...kind.patroni, ttl: 20, loopWait: 2, retryTimeout: 9 } }).length > 0);
+});
+Patroni('a ttl or retry_timeout below Patroni\'s own floor is refused (Patroni would raise it without saying so)', () => {
+  failsWith({ ...kind, patroni: { ...kind.patroni, ttl: 10 } }, "PatroniCluster 'postgres': 'ttl' (10) must be an integer of at least 20.");
+  failsWith({ ...kind, patroni: { ...kind.patroni, retryTimeout: 2 } }, "PatroniCluster 'postgres': 'retryTimeout' (2) must be an integer of at least 3.");
 });
 Patroni('fewer than 3 members are refused in an HA layout', () => {
   failsWith({ ...kind, patroni: { ...kind.patroni, replicas: 2 } },

@@ -1,16 +1,21 @@
 /**
- * The tier's health as its components see it, read through the Kubernetes API (exec into the pods):
- * etcd's members and leader, Patroni's cluster view, every Sentinel's view of the master, the
- * -primary Service's endpoint, and a real write through each client path.
+ * The tier's health as its components see it, read through the Kubernetes API: etcd's members and
+ * leader, Patroni's cluster, every Sentinel's view of the master, the routed Services' endpoints, the
+ * Redis servers' data lineage, and a real write through each client path.
+ *
+ * Views come from the components' own tools, run in their pods with an argument list (no shell
+ * programs): etcdctl, Patroni's REST API through curl, redis-cli --json, and the images' status and
+ * check scripts (images/*), which answer in JSON. Names come from the tier's descriptor.
  */
 import type * as k8s from '@kubernetes/client-node';
+import {
+  COMPONENTS, ComponentKey, MemberComponent, ROUTED_SLICES, TierDescriptor, selectorOf, serviceHost,
+} from '../contract/index.js';
 import { Kube, execIn, isReady, listPods } from './kube.js';
-
-const LABEL_ROLE = 'ha-tier.dev/role';
-const selector = (name: string) => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': 'ha-tier' });
+import { lineageProblems, parsePosition } from './redis-lineage.js';
 
 export interface Row {
-  component: 'etcd' | 'postgres' | 'redis' | 'sentinel';
+  component: ComponentKey;
   pod: string;
   role: string;
   state: string;
@@ -33,131 +38,139 @@ export interface TierHealth {
     etcdLeader?: string;
     patroniLeader?: string;
     redisMaster?: string;
-    expected: { etcd: number; postgres: number; redis: number; sentinel: number };
+    /** Pods the routed Services list. */
+    primaryEndpoints: string[];
+    replicaEndpoints: string[];
   };
 }
 
-interface Pods { etcd: k8s.V1Pod[]; postgres: k8s.V1Pod[]; redis: k8s.V1Pod[]; sentinel: k8s.V1Pod[] }
-
 const podName = (p: k8s.V1Pod) => p.metadata?.name ?? '?';
 const firstReady = (pods: k8s.V1Pod[]) => pods.find(isReady);
+const running = (p: k8s.V1Pod) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp;
+const baseRow = (component: ComponentKey, p: k8s.V1Pod): Row =>
+  ({ component, pod: podName(p), role: '?', state: isReady(p) ? 'ready' : 'not ready', lag: '-', ready: isReady(p) });
 
-/** Shell snippet prefix exporting the Redis password from the pod's own env, never on argv. */
-const REDIS_AUTH = 'export REDISCLI_AUTH="$REDIS_PASSWORD";';
-
-async function sh(kube: Kube, ns: string, pod: string, container: string, script: string, timeoutMs = 15_000) {
-  return execIn(kube, ns, pod, container, ['sh', '-c', script], timeoutMs);
-}
-
-async function expectedReplicas(kube: Kube, ns: string): Promise<TierHealth['facts']['expected']> {
-  const out = { etcd: 0, postgres: 0, redis: 0, sentinel: 0 };
-  for (const name of Object.keys(out) as (keyof typeof out)[]) {
-    try {
-      const s = await kube.apps.readNamespacedStatefulSet({ name, namespace: ns });
-      out[name] = s.spec?.replicas ?? 0;
-    } catch {
-      out[name] = 0;
-    }
+/** Runs `argv` in a pod and parses its stdout as JSON; throws with the pod's words when it cannot. */
+async function execJson<T>(kube: Kube, ns: string, pod: string, component: MemberComponent, argv: string[], timeoutMs = 15_000): Promise<T> {
+  const res = await execIn(kube, ns, pod, COMPONENTS[component].container, argv, timeoutMs);
+  try {
+    return JSON.parse(res.stdout) as T;
+  } catch {
+    throw new Error(`${argv[0]} in ${pod}: ${(res.stderr || res.stdout).trim().slice(0, 200) || 'no answer'}`);
   }
-  return out;
 }
 
-async function etcdView(kube: Kube, ns: string, pods: k8s.V1Pod[], expected: number, checks: Check[]): Promise<{ rows: Row[]; leader?: string }> {
-  const rows: Row[] = pods.map((p) => ({ component: 'etcd', pod: podName(p), role: '?', state: isReady(p) ? 'ready' : 'not ready', lag: '-', ready: isReady(p) }));
+async function etcdView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], checks: Check[]): Promise<{ rows: Row[]; leader?: string }> {
+  const ns = tier.namespace;
+  const expected = tier.members.etcd.replicas;
+  const rows = pods.map((p) => baseRow('etcd', p));
   const probe = firstReady(pods);
   if (!probe) {
     checks.push({ name: 'etcd', ok: false, detail: 'no etcd member is Ready' });
     return { rows };
   }
-  const res = await sh(kube, ns, podName(probe), 'etcd',
-    'etcdctl member list -w json && echo "<<>>" && etcdctl --endpoints="$(etcdctl member list | awk -F", " \'{print $5}\' | paste -sd,)" endpoint status -w json --command-timeout=3s');
-  const [membersJson, statusJson] = res.stdout.split('<<>>');
-  let leader: string | undefined;
-  try {
-    const members = (JSON.parse(membersJson).members ?? []) as { ID: number; name: string; clientURLs?: string[] }[];
-    const status = (JSON.parse(statusJson || '[]') as { Endpoint: string; Status: { header: { member_id: number }; leader: number; raftIndex: number } }[]);
-    const byId = new Map(members.map((m) => [String(m.ID), m.name]));
-    const maxIndex = Math.max(0, ...status.map((s) => s.Status.raftIndex));
-    const leaders = new Set(status.map((s) => String(s.Status.leader)));
-    leader = leaders.size === 1 ? byId.get([...leaders][0]) : undefined;
-    for (const row of rows) {
-      const st = status.find((s) => byId.get(String(s.Status.header.member_id)) === row.pod);
-      const member = members.find((m) => m.name === row.pod);
-      row.role = !member ? 'not a member' : st ? (row.pod === leader ? 'leader' : 'follower') : 'unreachable';
-      row.state = `${member?.clientURLs?.length ? 'started' : 'unstarted'}${row.ready ? '' : ', not ready'}`;
-      row.lag = st ? `${maxIndex - st.Status.raftIndex} entries` : '-';
-    }
-    const started = members.filter((m) => m.clientURLs?.length).length;
-    checks.push({
-      name: 'etcd',
-      ok: started === expected && members.length === expected && !!leader && status.length === expected,
-      detail: `${started}/${expected} members started, ${status.length} answering, leader ${leader ?? 'none agreed'}`,
-    });
-  } catch {
-    checks.push({ name: 'etcd', ok: false, detail: `could not read etcd's view: ${(res.stderr || res.stdout).trim().slice(0, 200)}` });
+  // --hex keeps the 64-bit member IDs exact (as JSON numbers they would be rounded).
+  const list = await execJson<{ members?: { ID: string; name: string; clientURLs?: string[] }[] }>(kube, ns, podName(probe), 'etcd',
+    ['etcdctl', 'member', 'list', '-w', 'json', '--hex']);
+  const status = await execJson<{ Endpoint: string; Status: { header: { member_id: string }; leader: string; raftIndex: number } }[]>(
+    kube, ns, podName(probe), 'etcd',
+    ['etcdctl', `--endpoints=${tier.etcd.clientUrls.join(',')}`, 'endpoint', 'status', '-w', 'json', '--hex', '--command-timeout=3s'],
+  ).catch(() => []);
+  const members = list.members ?? [];
+  const byId = new Map(members.map((m) => [String(m.ID), m.name]));
+  const maxIndex = Math.max(0, ...status.map((s) => s.Status.raftIndex));
+  const leaders = new Set(status.map((s) => String(s.Status.leader)));
+  const leader = leaders.size === 1 ? byId.get([...leaders][0]) : undefined;
+  for (const row of rows) {
+    const st = status.find((s) => byId.get(String(s.Status.header.member_id)) === row.pod);
+    const member = members.find((m) => m.name === row.pod);
+    row.role = !member ? 'not a member' : st ? (row.pod === leader ? 'leader' : 'follower') : 'unreachable';
+    row.state = `${member?.clientURLs?.length ? 'started' : 'unstarted'}${row.ready ? '' : ', not ready'}`;
+    row.lag = st ? `${maxIndex - st.Status.raftIndex} entries` : '-';
   }
+  const started = members.filter((m) => m.clientURLs?.length).length;
+  checks.push({
+    name: 'etcd',
+    ok: started === expected && members.length === expected && !!leader && status.length === expected,
+    detail: `${started}/${expected} members started, ${status.length} answering, leader ${leader ?? 'none agreed'}`,
+  });
   return { rows, leader };
 }
 
 interface PatroniMember { name: string; role: string; state: string; host?: string; lag?: number | string; timeline?: number }
 
-async function patroniView(kube: Kube, ns: string, pods: k8s.V1Pod[], expected: number, checks: Check[]): Promise<{ rows: Row[]; leader?: string }> {
-  const rows: Row[] = pods.map((p) => ({ component: 'postgres', pod: podName(p), role: p.metadata?.labels?.[LABEL_ROLE] ?? 'unlabelled', state: isReady(p) ? 'ready' : 'not ready', lag: '-', ready: isReady(p) }));
-  const probe = firstReady(pods) ?? pods.find((p) => p.status?.phase === 'Running');
+async function patroniView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], checks: Check[]): Promise<{ rows: Row[]; leader?: string; members: PatroniMember[] }> {
+  const ns = tier.namespace;
+  const expected = tier.members.postgres.replicas;
+  const rows = pods.map((p) => baseRow('postgres', p));
+  const probe = firstReady(pods) ?? pods.find(running);
   if (!probe) {
     checks.push({ name: 'patroni', ok: false, detail: 'no Patroni member is running' });
-    return { rows };
+    return { rows, members: [] };
   }
-  const res = await sh(kube, ns, podName(probe), 'patroni',
-    'curl -s --max-time 3 http://127.0.0.1:8008/cluster; echo "<<>>"; curl -s --max-time 3 http://127.0.0.1:8008/config');
-  let leader: string | undefined;
-  try {
-    const [clusterJson, configJson] = res.stdout.split('<<>>');
-    const members = (JSON.parse(clusterJson).members ?? []) as PatroniMember[];
-    const syncMode = (JSON.parse(configJson) as { synchronous_mode?: boolean }).synchronous_mode === true;
-    const syncStandbys = members.filter((m) => m.role === 'sync_standby').length;
-    const leaders = members.filter((m) => m.role === 'leader' || m.role === 'master');
-    leader = leaders.length === 1 ? leaders[0].name : undefined;
-    // A replica counts only on the leader's timeline: one left on an older timeline (it needs a
-    // rewind or has not yet followed the last promotion) could not take over cleanly.
-    const leaderTimeline = leaders[0]?.timeline;
-    let replicasOk = 0;
-    for (const row of rows) {
-      const m = members.find((x) => x.name === row.pod);
-      if (!m) { row.state = 'not in cluster'; continue; }
-      const label = row.role;
-      row.role = m.role === 'master' ? 'leader' : m.role;
-      row.state = `${m.state}${row.ready ? '' : ', not ready'}${label !== (row.role === 'leader' ? 'primary' : 'replica') ? `, label ${label}` : ''}`;
-      row.lag = m.lag === undefined ? '-' : typeof m.lag === 'number' ? `${m.lag} B` : String(m.lag);
-      const lagOk = typeof m.lag === 'number' && m.lag <= 1024 * 1024;
-      const sameTimeline = m.timeline !== undefined && m.timeline === leaderTimeline;
-      if (row.role !== 'leader' && !sameTimeline) row.state += `, timeline ${m.timeline ?? '?'} (leader ${leaderTimeline ?? '?'})`;
-      if (row.role !== 'leader' && ['streaming', 'running'].includes(m.state) && lagOk && sameTimeline && row.ready) replicasOk++;
-    }
-    const leaderRow = rows.find((r) => r.pod === leader);
-    const labelled = pods.find((p) => p.metadata?.name === leader)?.metadata?.labels?.[LABEL_ROLE] === 'primary';
-    const syncOk = !syncMode || expected < 2 || syncStandbys === 1;
-    checks.push({
-      name: 'patroni',
-      ok: !!leader && replicasOk === expected - 1 && !!leaderRow?.ready && labelled && syncOk,
-      detail: `leader ${leader ?? 'none'}${labelled ? '' : ' (not labelled primary)'}, ${replicasOk}/${expected - 1} replicas running on its timeline with lag ≤ 1 MiB` +
-        (syncMode ? `, ${syncStandbys} sync standby` : ', asynchronous'),
-    });
-  } catch {
-    checks.push({ name: 'patroni', ok: false, detail: `could not read Patroni's view: ${(res.stderr || res.stdout).trim().slice(0, 200)}` });
+  const api = `http://127.0.0.1:${COMPONENTS.postgres.ports.patroni}`;
+  const cluster = await execJson<{ members?: PatroniMember[] }>(kube, ns, podName(probe), 'postgres', ['curl', '-s', '--max-time', '3', `${api}/cluster`]);
+  const config = await execJson<{ synchronous_mode?: boolean }>(kube, ns, podName(probe), 'postgres', ['curl', '-s', '--max-time', '3', `${api}/config`]);
+  const members = cluster.members ?? [];
+  const syncMode = config.synchronous_mode === true;
+  const syncStandbys = members.filter((m) => m.role === 'sync_standby').length;
+  const leaders = members.filter((m) => m.role === 'leader');
+  const leader = leaders.length === 1 ? leaders[0].name : undefined;
+  // A replica counts only on the leader's timeline: one left on an older timeline (it needs a rewind
+  // or has not yet followed the last promotion) could not take over cleanly.
+  const leaderTimeline = leaders[0]?.timeline;
+  let replicasOk = 0;
+  for (const row of rows) {
+    const m = members.find((x) => x.name === row.pod);
+    if (!m) { row.state = 'not in cluster'; continue; }
+    row.role = m.role;
+    row.state = `${m.state}${row.ready ? '' : ', not ready'}`;
+    row.lag = m.lag === undefined ? '-' : typeof m.lag === 'number' ? `${m.lag} B` : String(m.lag);
+    const lagOk = typeof m.lag === 'number' && m.lag <= 1024 * 1024;
+    const sameTimeline = m.timeline !== undefined && m.timeline === leaderTimeline;
+    if (row.role !== 'leader' && !sameTimeline) row.state += `, timeline ${m.timeline ?? '?'} (leader ${leaderTimeline ?? '?'})`;
+    if (row.role !== 'leader' && ['streaming', 'running'].includes(m.state) && lagOk && sameTimeline && row.ready) replicasOk++;
   }
-  return { rows, leader };
+  const leaderReady = !!rows.find((r) => r.pod === leader)?.ready;
+  const syncOk = !syncMode || expected < 2 || syncStandbys === 1;
+  checks.push({
+    name: 'patroni',
+    ok: !!leader && replicasOk === expected - 1 && leaderReady && syncOk,
+    detail: `leader ${leader ?? 'none'}, ${replicasOk}/${expected - 1} replicas running on its timeline with lag ≤ 1 MiB` +
+      (syncMode ? `, ${syncStandbys} sync standby` : ', asynchronous'),
+  });
+  return { rows, leader, members };
 }
 
-async function primaryEndpointCheck(kube: Kube, ns: string, leader: string | undefined, pods: k8s.V1Pod[], checks: Check[]) {
-  const ep = await kube.core.readNamespacedEndpoints({ name: 'postgres-primary', namespace: ns }).catch(() => undefined);
-  const targets = (ep?.subsets ?? []).flatMap((s) => s.addresses ?? []).map((a) => a.targetRef?.name ?? a.ip);
-  const leaderIp = pods.find((p) => podName(p) === leader)?.status?.podIP;
-  const ok = !!leader && targets.length === 1 && targets[0] === leader;
-  checks.push({ name: 'postgres-primary endpoint', ok, detail: `endpoints [${targets.join(', ')}], Patroni leader ${leader ?? 'none'} (${leaderIp ?? 'no IP'})` });
+/** The pods an EndpointSlice routes to. */
+async function slicePods(kube: Kube, ns: string, name: string): Promise<string[]> {
+  const slice = await kube.discovery.readNamespacedEndpointSlice({ name, namespace: ns });
+  return (slice.endpoints ?? []).map((e) => e.targetRef?.name ?? e.addresses.join(',')).sort();
 }
 
-async function postgresWriteCheck(kube: Kube, ns: string, leader: string | undefined, pods: k8s.V1Pod[], checks: Check[]) {
+async function routingChecks(kube: Kube, tier: TierDescriptor, leader: string | undefined, members: PatroniMember[], routers: k8s.V1Pod[], rows: Row[], checks: Check[]) {
+  const ns = tier.namespace;
+  const primary = await slicePods(kube, ns, ROUTED_SLICES.primary);
+  const replicas = await slicePods(kube, ns, ROUTED_SLICES.replicas);
+  const streaming = members.filter((m) => m.name !== leader && m.state === 'streaming').map((m) => m.name).sort();
+  checks.push({
+    name: `${COMPONENTS.postgres.services.primary} endpoint`,
+    ok: !!leader && primary.length === 1 && primary[0] === leader,
+    detail: `routes to [${primary.join(', ')}], Patroni leader ${leader ?? 'none'}`,
+  });
+  checks.push({
+    name: `${COMPONENTS.postgres.services.replicas} endpoints`,
+    ok: replicas.join() === streaming.join(),
+    detail: `route to [${replicas.join(', ')}], streaming replicas [${streaming.join(', ')}]`,
+  });
+  const ready = routers.filter(isReady).length;
+  for (const p of routers) rows.push({ ...baseRow('router', p), role: 'router', state: isReady(p) ? 'reads etcd' : 'not ready' });
+  checks.push({ name: 'router', ok: ready === tier.routerReplicas, detail: `${ready}/${tier.routerReplicas} routers ready` });
+  return { primary, replicas };
+}
+
+async function postgresWriteCheck(kube: Kube, tier: TierDescriptor, leader: string | undefined, pods: k8s.V1Pod[], checks: Check[]) {
+  const ns = tier.namespace;
   const replica = pods.find((p) => podName(p) !== leader && isReady(p));
   const writer = replica ?? pods.find(isReady);
   if (!writer || !leader) {
@@ -165,73 +178,72 @@ async function postgresWriteCheck(kube: Kube, ns: string, leader: string | undef
     return;
   }
   const token = `health-${Date.now()}`;
-  const write = await sh(kube, ns, podName(writer), 'patroni',
-    `PGPASSWORD="$PATRONI_SUPERUSER_PASSWORD" PGCONNECT_TIMEOUT=3 psql -qtAX "host=postgres-primary.${ns}.svc port=5432 user=\${PATRONI_SUPERUSER_USERNAME:-postgres} dbname=postgres" ` +
-      `-c "CREATE TABLE IF NOT EXISTS ha_tier_health (id int PRIMARY KEY, token text, at timestamptz DEFAULT now())" ` +
-      `-c "INSERT INTO ha_tier_health (id, token) VALUES (1, '${token}') ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, at = now()" -c "SELECT pg_current_wal_lsn()"`);
+  const host = serviceHost(COMPONENTS.postgres.services.primary, ns, tier.clusterDomain);
+  const write = await execJson<{ ok: boolean; error?: string }>(kube, ns, podName(writer), 'postgres', ['pg-check', 'write', host, token]);
   if (!write.ok) {
-    checks.push({ name: 'postgres write', ok: false, detail: `write through postgres-primary failed: ${write.stderr.trim().slice(0, 200)}` });
+    checks.push({ name: 'postgres write', ok: false, detail: `write through ${COMPONENTS.postgres.services.primary} failed: ${write.error ?? '?'}` });
     return;
   }
   if (!replica) {
-    checks.push({ name: 'postgres write', ok: true, detail: 'written through postgres-primary (no replica to read from)' });
+    checks.push({ name: 'postgres write', ok: true, detail: `written through ${COMPONENTS.postgres.services.primary} (no replica to read from)` });
     return;
   }
-  let seen = '';
-  for (let i = 0; i < 20 && seen !== token; i++) {
-    const read = await sh(kube, ns, podName(replica), 'patroni', `psql -qtAX -h /run/postgresql -U \${PATRONI_SUPERUSER_USERNAME:-postgres} -d postgres -c "SELECT token FROM ha_tier_health WHERE id = 1"`);
-    seen = read.stdout.trim();
-    if (seen !== token) await new Promise((r) => setTimeout(r, 250));
+  let found = false;
+  for (let i = 0; i < 20 && !found; i++) {
+    found = (await execJson<{ ok: boolean }>(kube, ns, podName(replica), 'postgres', ['pg-check', 'read', token])).ok;
+    if (!found) await new Promise((r) => setTimeout(r, 250));
   }
-  checks.push({ name: 'postgres write', ok: seen === token, detail: `written through postgres-primary, ${seen === token ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
+  checks.push({ name: 'postgres write', ok: found, detail: `written through ${COMPONENTS.postgres.services.primary}, ${found ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
 }
 
-async function redisView(kube: Kube, ns: string, redisPods: k8s.V1Pod[], sentinelPods: k8s.V1Pod[], expected: TierHealth['facts']['expected'], checks: Check[]): Promise<{ rows: Row[]; master?: string }> {
+interface SentinelMaster { flags?: string; 'num-slaves'?: string; 'num-other-sentinels'?: string }
+interface SentinelReplica { name?: string; flags?: string; 'master-link-status'?: string }
+interface RedisStatus { info: Record<string, string>; position: string; startPosition: string }
+
+async function redisView(kube: Kube, tier: TierDescriptor, redisPods: k8s.V1Pod[], sentinelPods: k8s.V1Pod[], checks: Check[]): Promise<{ rows: Row[]; master?: string }> {
+  const ns = tier.namespace;
+  const want = { redis: tier.members.redis.replicas, sentinel: tier.members.sentinel.replicas };
+  const name = tier.redis.masterName;
+  const port = String(COMPONENTS.sentinel.ports.sentinel);
+  const sentinelCli = (pod: string, ...args: string[]) =>
+    execJson<unknown>(kube, ns, pod, 'sentinel', ['redis-cli', '-p', port, '--json', 'SENTINEL', ...args]);
   const rows: Row[] = [];
   const masters = new Map<string, string>();
   for (const p of sentinelPods) {
-    const row: Row = { component: 'sentinel', pod: podName(p), role: 'sentinel', state: isReady(p) ? 'ready' : 'not ready', lag: '-', ready: isReady(p) };
+    const row: Row = { ...baseRow('sentinel', p), role: 'sentinel' };
     rows.push(row);
-    if (p.status?.phase !== 'Running') continue;
-    const res = await sh(kube, ns, podName(p), 'sentinel',
-      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME"; echo "<<>>"; ' +
-      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL master "$REDIS_MASTER_NAME"; echo "<<>>"; ' +
-      'redis-cli -p "${SENTINEL_PORT:-26379}" --raw SENTINEL replicas "$REDIS_MASTER_NAME"');
-    const [addr, info, replicasRaw = ''] = res.stdout.split('<<>>');
+    if (!running(p)) continue;
+    const addr = (await sentinelCli(row.pod, 'get-master-addr-by-name', name).catch(() => null)) as string[] | null;
+    const master = (await sentinelCli(row.pod, 'master', name).catch(() => ({}))) as SentinelMaster;
+    const replicas = (await sentinelCli(row.pod, 'replicas', name).catch(() => [])) as SentinelReplica[];
     // Replicas this sentinel can really use: flags exactly "slave" and the replica's link to the master up.
-    const replicaFields = replicasRaw.trim().split('\n');
-    let usable = 0;
-    for (let i = 0; i < replicaFields.length; i++) {
-      if (replicaFields[i] !== 'name') continue;
-      const rec: Record<string, string> = {};
-      for (let j = i; j < replicaFields.length - 1 && (j === i || replicaFields[j] !== 'name'); j += 2) rec[replicaFields[j]] = replicaFields[j + 1];
-      if (rec.flags === 'slave' && rec['master-link-status'] === 'ok') usable++;
-    }
-    const host = addr.trim().split('\n')[0];
-    const fields = info.trim().split('\n');
-    const get = (k: string) => { const i = fields.indexOf(k); return i >= 0 ? fields[i + 1] : undefined; };
+    const usable = replicas.filter((r) => r.flags === 'slave' && r['master-link-status'] === 'ok').length;
+    const host = addr?.[0];
     if (host) masters.set(row.pod, host);
-    row.state = `master ${host ? host.split('.')[0] : '?'}, ${usable}/${get('num-slaves') ?? '?'} replicas usable, ${Number(get('num-other-sentinels') ?? -1) + 1} sentinels, flags ${get('flags') ?? '?'}${row.ready ? '' : ', not ready'}`;
-    const ok = host && usable === expected.redis - 1 && Number(get('num-slaves')) === expected.redis - 1 &&
-      Number(get('num-other-sentinels')) === expected.sentinel - 1 && get('flags') === 'master';
+    row.state = `master ${host ? host.split('.')[0] : '?'}, ${usable}/${master['num-slaves'] ?? '?'} replicas usable, ${Number(master['num-other-sentinels'] ?? -1) + 1} sentinels, flags ${master.flags ?? '?'}${row.ready ? '' : ', not ready'}`;
+    const ok = host && usable === want.redis - 1 && Number(master['num-slaves']) === want.redis - 1 &&
+      Number(master['num-other-sentinels']) === want.sentinel - 1 && master.flags === 'master';
     if (!ok) row.state += ' (!)';
   }
   const agreed = new Set(masters.values());
-  const master = agreed.size === 1 && masters.size === expected.sentinel ? [...agreed][0] : undefined;
-  const masterPod = master?.split('.')[0];
+  const masterHost = agreed.size === 1 && masters.size === want.sentinel ? [...agreed][0] : undefined;
+  const masterPod = masterHost?.split('.')[0];
 
   let linksUp = 0;
+  const records: { pod: string; start: ReturnType<typeof parsePosition>; now: ReturnType<typeof parsePosition> }[] = [];
   for (const p of redisPods) {
-    const row: Row = { component: 'redis', pod: podName(p), role: '?', state: isReady(p) ? 'ready' : 'not ready', lag: '-', ready: isReady(p) };
+    const row = baseRow('redis', p);
     rows.push(row);
-    if (p.status?.phase !== 'Running') continue;
-    const res = await sh(kube, ns, podName(p), 'redis', `${REDIS_AUTH} redis-cli --no-auth-warning -p "$REDIS_PORT" INFO replication`);
-    const info = Object.fromEntries(res.stdout.split(/\r?\n/).filter((l) => l.includes(':')).map((l) => l.split(/:(.*)/s).slice(0, 2)));
+    if (!running(p)) continue;
+    const st = await execJson<RedisStatus>(kube, ns, row.pod, 'redis', ['redis-status']).catch(() => undefined);
+    if (!st) { row.state = 'does not answer'; continue; }
+    const info = st.info;
+    records.push({ pod: row.pod, start: parsePosition(st.startPosition), now: parsePosition(st.position) });
     row.role = info.role === 'slave' ? 'replica' : info.role ?? '?';
     if (row.role === 'replica') {
       row.state = `link ${info.master_link_status}${row.ready ? '' : ', not ready'}`;
       row.lag = info.master_link_status === 'up' ? `${Math.max(0, Number(info.master_repl_offset ?? 0) - Number(info.slave_repl_offset ?? 0))} B` : '-';
-      if (info.master_link_status === 'up' && info.master_host === master) linksUp++;
+      if (info.master_link_status === 'up' && info.master_host === masterHost) linksUp++;
     } else if (row.role === 'master') {
       row.state = `${info.connected_slaves} replicas connected${row.ready ? '' : ', not ready'}`;
     }
@@ -239,52 +251,58 @@ async function redisView(kube: Kube, ns: string, redisPods: k8s.V1Pod[], sentine
   const sentinelsOk = rows.filter((r) => r.component === 'sentinel').every((r) => !r.state.endsWith('(!)') && r.ready);
   checks.push({
     name: 'sentinel',
-    ok: !!master && sentinelsOk,
-    detail: master ? `all ${masters.size} sentinels agree: master ${masterPod}` : `sentinels disagree or are missing: ${[...masters.entries()].map(([s, m]) => `${s}→${m.split('.')[0]}`).join(', ') || 'none answered'}`,
+    ok: !!masterPod && sentinelsOk,
+    detail: masterPod ? `all ${masters.size} sentinels agree: master ${masterPod}` : `sentinels disagree or are missing: ${[...masters.entries()].map(([s, m]) => `${s}→${m.split('.')[0]}`).join(', ') || 'none answered'}`,
   });
   const masterRow = rows.find((r) => r.component === 'redis' && r.pod === masterPod);
   checks.push({
     name: 'redis',
-    ok: masterRow?.role === 'master' && !!masterRow.ready && linksUp === expected.redis - 1,
-    detail: `master ${masterPod ?? 'unknown'} ${masterRow?.role === 'master' ? 'is master' : 'does NOT report master'}, ${linksUp}/${expected.redis - 1} replicas linked to it`,
+    ok: masterRow?.role === 'master' && !!masterRow.ready && linksUp === want.redis - 1,
+    detail: `master ${masterPod ?? 'unknown'} ${masterRow?.role === 'master' ? 'is master' : 'does NOT report master'}, ${linksUp}/${want.redis - 1} replicas linked to it`,
   });
+  const masterRecords = records.find((r) => r.pod === masterPod);
+  if (masterRecords) {
+    const problems = lineageProblems(masterRecords, records.filter((r) => r.pod !== masterPod));
+    checks.push({
+      name: 'redis data lineage',
+      ok: problems.length === 0,
+      detail: problems.length ? problems.join('; ') : `every server's data at its last start is in master ${masterPod}'s history`,
+    });
+  }
   return { rows, master: masterPod };
 }
 
-async function redisWriteCheck(kube: Kube, ns: string, sentinelPods: k8s.V1Pod[], redisPods: k8s.V1Pod[], master: string | undefined, checks: Check[]) {
-  const sentinel = firstReady(sentinelPods);
-  if (!sentinel || !master) {
+async function redisWriteCheck(kube: Kube, tier: TierDescriptor, redisPods: k8s.V1Pod[], master: string | undefined, checks: Check[]) {
+  const ns = tier.namespace;
+  const replica = redisPods.find((p) => podName(p) !== master && isReady(p));
+  const writer = replica ?? redisPods.find(isReady);
+  if (!writer || !master) {
     checks.push({ name: 'redis write', ok: false, detail: 'no agreed master to write to' });
     return;
   }
-  const replica = redisPods.find((p) => podName(p) !== master && isReady(p));
   const token = `health-${Date.now()}`;
+  const sentinel = serviceHost(COMPONENTS.sentinel.services.client, ns, tier.clusterDomain);
   // Discovery as a client does it: ask Sentinel for the master, then write there.
-  const res = await sh(kube, ns, podName(sentinel), 'sentinel',
-    `${REDIS_AUTH} m=$(redis-cli -p "$SENTINEL_PORT" --raw SENTINEL get-master-addr-by-name "$REDIS_MASTER_NAME" | head -1); ` +
-      `redis-cli --no-auth-warning -h "$m" -p "$REDIS_PORT" SET ha-tier:health ${token} >/dev/null && ` +
-      `redis-cli --no-auth-warning -h "$m" -p "$REDIS_PORT" WAIT ${replica ? 1 : 0} 2000`);
+  const res = await execJson<{ ok: boolean; error?: string }>(kube, ns, podName(writer), 'redis',
+    ['redis-check', 'write', sentinel, token, String(replica ? 1 : 0)]);
   if (!res.ok) {
-    checks.push({ name: 'redis write', ok: false, detail: `SET through Sentinel discovery failed: ${res.stderr.trim().slice(0, 200)}` });
+    checks.push({ name: 'redis write', ok: false, detail: `SET through Sentinel discovery failed: ${res.error ?? '?'}` });
     return;
   }
   if (!replica) {
     checks.push({ name: 'redis write', ok: true, detail: 'SET through Sentinel discovery (no replica to read from)' });
     return;
   }
-  const read = await sh(kube, ns, podName(replica), 'redis', `${REDIS_AUTH} redis-cli --no-auth-warning -p "$REDIS_PORT" GET ha-tier:health`);
-  checks.push({ name: 'redis write', ok: read.stdout.trim() === token, detail: `SET through Sentinel discovery, ${read.stdout.trim() === token ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
+  const read = await execJson<{ ok: boolean }>(kube, ns, podName(replica), 'redis', ['redis-check', 'read', token]);
+  checks.push({ name: 'redis write', ok: read.ok, detail: `SET through Sentinel discovery, ${read.ok ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
 }
 
 /** Reads the whole tier's health. `writes: false` skips the functional write checks. */
-export async function tierHealth(kube: Kube, ns: string, opts: { writes?: boolean } = {}): Promise<TierHealth> {
-  const expected = await expectedReplicas(kube, ns);
-  const pods: Pods = {
-    etcd: await listPods(kube, ns, selector('etcd')),
-    postgres: await listPods(kube, ns, selector('postgres')),
-    redis: await listPods(kube, ns, selector('redis')),
-    sentinel: await listPods(kube, ns, selector('sentinel')),
-  };
+export async function tierHealth(kube: Kube, tier: TierDescriptor, opts: { writes?: boolean } = {}): Promise<TierHealth> {
+  const ns = tier.namespace;
+  const list = (c: ComponentKey) => listPods(kube, ns, selectorOf(c));
+  const [etcdPods, pgPods, redisPods, sentinelPods, routerPods] = await Promise.all(
+    (['etcd', 'postgres', 'redis', 'sentinel', 'router'] as const).map(list));
   const checks: Check[] = [];
   const guard = async <T>(name: string, fn: () => Promise<T>, fallback: T): Promise<T> => {
     try {
@@ -294,23 +312,26 @@ export async function tierHealth(kube: Kube, ns: string, opts: { writes?: boolea
       return fallback;
     }
   };
-  const etcd = await guard('etcd', () => etcdView(kube, ns, pods.etcd, expected.etcd, checks), { rows: [] as Row[], leader: undefined });
-  const pg = await guard('patroni', () => patroniView(kube, ns, pods.postgres, expected.postgres, checks), { rows: [] as Row[], leader: undefined });
-  await guard('postgres-primary endpoint', () => primaryEndpointCheck(kube, ns, pg.leader, pods.postgres, checks), undefined);
-  const redis = await guard('sentinel', () => redisView(kube, ns, pods.redis, pods.sentinel, expected, checks), { rows: [] as Row[], master: undefined });
+  const etcd = await guard('etcd', () => etcdView(kube, tier, etcdPods, checks), { rows: etcdPods.map((p) => baseRow('etcd', p)), leader: undefined });
+  const pg = await guard('patroni', () => patroniView(kube, tier, pgPods, checks),
+    { rows: pgPods.map((p) => baseRow('postgres', p)), leader: undefined, members: [] as PatroniMember[] });
+  const routerRows: Row[] = [];
+  const routed = await guard('routing', () => routingChecks(kube, tier, pg.leader, pg.members, routerPods, routerRows, checks), { primary: [], replicas: [] });
+  const redis = await guard('sentinel', () => redisView(kube, tier, redisPods, sentinelPods, checks), { rows: [] as Row[], master: undefined });
   if (opts.writes ?? true) {
-    await guard('postgres write', () => postgresWriteCheck(kube, ns, pg.leader, pods.postgres, checks), undefined);
-    await guard('redis write', () => redisWriteCheck(kube, ns, pods.sentinel, pods.redis, redis.master, checks), undefined);
+    await guard('postgres write', () => postgresWriteCheck(kube, tier, pg.leader, pgPods, checks), undefined);
+    await guard('redis write', () => redisWriteCheck(kube, tier, redisPods, redis.master, checks), undefined);
   }
-  const rows = [...etcd.rows, ...pg.rows, ...redis.rows];
-  const allPods = expected.etcd + expected.postgres + expected.redis + expected.sentinel;
-  const readyPods = rows.filter((r) => r.ready).length;
-  checks.unshift({ name: 'pods', ok: allPods > 0 && readyPods === allPods && rows.length === allPods, detail: `${readyPods}/${allPods} pods Ready` });
+  const rows = [...etcd.rows, ...pg.rows, ...routerRows, ...redis.rows];
+  const members = (['etcd', 'postgres', 'redis', 'sentinel'] as const).reduce((n, c) => n + tier.members[c].replicas, 0);
+  const memberRows = rows.filter((r) => r.component !== 'router');
+  const readyPods = memberRows.filter((r) => r.ready).length;
+  checks.unshift({ name: 'pods', ok: readyPods === members && memberRows.length === members, detail: `${readyPods}/${members} member pods Ready` });
   return {
     healthy: checks.every((c) => c.ok),
     rows,
     checks,
-    facts: { etcdLeader: etcd.leader, patroniLeader: pg.leader, redisMaster: redis.master, expected },
+    facts: { etcdLeader: etcd.leader, patroniLeader: pg.leader, redisMaster: redis.master, primaryEndpoints: routed.primary, replicaEndpoints: routed.replicas },
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
+import { selectorString } from '../contract/index.js';
 
 export const CLUSTER_NAME = process.env.KIND_CLUSTER_NAME ?? 'ha-tier';
 export const EXPECTED_CONTEXT = `kind-${CLUSTER_NAME}`;
@@ -12,6 +13,7 @@ export interface Kube {
   kc: k8s.KubeConfig;
   core: k8s.CoreV1Api;
   apps: k8s.AppsV1Api;
+  discovery: k8s.DiscoveryV1Api;
   context: string;
 }
 
@@ -29,7 +31,9 @@ export function connect(): Kube {
         `(run 'npm run up', or set HA_TIER_ALLOW_CONTEXT=${context} to allow this context explicitly)`,
     );
   }
-  return { kc, context, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) };
+  return {
+    kc, context, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
+  };
 }
 
 /** An error whose message is meant for the user as it is (no stack trace). */
@@ -105,7 +109,7 @@ export async function podReady(kube: Kube, namespace: string, name: string): Pro
 }
 
 export async function listPods(kube: Kube, namespace: string, selector: Record<string, string>): Promise<k8s.V1Pod[]> {
-  const labelSelector = Object.entries(selector).map(([k, v]) => `${k}=${v}`).join(',');
+  const labelSelector = selectorString(selector);
   const pods = (await kube.core.listNamespacedPod({ namespace, labelSelector })).items;
   return pods.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? '', 'en', { numeric: true }));
 }

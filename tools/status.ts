@@ -1,29 +1,17 @@
 /**
- * `npm run status [-- --json] [--namespace NS] [--wait SECONDS] [--sync-config]`
+ * `npm run status [-- --json] [--namespace NS] [--wait SECONDS] [--no-writes]`
  *
  * Prints the tier's health as its components see it (etcd members and leader, Patroni's cluster,
- * every Sentinel's view, the -primary endpoint, a write through each client path) and exits non-zero
- * when something is unhealthy. `--wait` polls until healthy, with a progress line, and on timeout
- * names the stuck pods with their last events and log lines. `--sync-config` makes Patroni's dynamic
- * configuration (ttl, loop_wait, ...) match the synthesized bootstrap.dcs on a running cluster.
+ * the routed Services, every Sentinel's view, the Redis data lineage, a write through each client
+ * path) and exits non-zero when something is unhealthy. `--wait` polls until healthy, with a progress
+ * line, and on timeout names the stuck pods with their last events and log lines. It only reads:
+ * whatever changes a running tier is done by `npm run up` (tools/reconcile.ts).
  */
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { DEFAULT_NAMESPACE } from '../contract/index.js';
 import { formatHealth, tierHealth, TierHealth } from './health.js';
-import { Kube, UserError, connect, describeStuckPod, execIn, isReady, sleep } from './kube.js';
-
-async function syncPatroniConfig(kube: Kube, ns: string, leader: string): Promise<string> {
-  const cm = await kube.core.readNamespacedConfigMap({ name: 'postgres-patroni', namespace: ns });
-  const desired = (parseYaml(cm.data?.['patroni.yml'] ?? '') as { bootstrap: { dcs: Record<string, unknown> } }).bootstrap.dcs;
-  const current = await execIn(kube, ns, leader, 'patroni', ['curl', '-s', '--max-time', '3', 'http://127.0.0.1:8008/config']);
-  const have = JSON.parse(current.stdout) as Record<string, unknown>;
-  const keys = ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'synchronous_mode', 'synchronous_mode_strict'];
-  const patch = Object.fromEntries(keys.filter((k) => JSON.stringify(have[k]) !== JSON.stringify(desired[k])).map((k) => [k, desired[k]]));
-  if (Object.keys(patch).length === 0) return 'Patroni dynamic configuration already as synthesized';
-  const res = await execIn(kube, ns, leader, 'patroni', ['curl', '-s', '--max-time', '5', '-XPATCH', '-H', 'Content-Type: application/json', '-d', JSON.stringify(patch), 'http://127.0.0.1:8008/config']);
-  if (!res.ok) throw new Error(`PATCH /config on ${leader} failed: ${res.stderr}`);
-  return `Patroni dynamic configuration updated: ${JSON.stringify(patch)}`;
-}
+import { Kube, UserError, connect, describeStuckPod, isReady, sleep } from './kube.js';
+import { loadTier } from './tier.js';
 
 async function stuckReport(kube: Kube, ns: string): Promise<string> {
   const pods = (await kube.core.listNamespacedPod({ namespace: ns })).items.filter((p) => !isReady(p));
@@ -41,19 +29,14 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       json: { type: 'boolean' },
-      namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? 'ha-tier' },
+      namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? DEFAULT_NAMESPACE },
       wait: { type: 'string' },
-      'sync-config': { type: 'boolean' },
       'no-writes': { type: 'boolean' },
     },
   });
   const ns = values.namespace!;
   const kube = connect();
-  try {
-    await kube.core.readNamespace({ name: ns });
-  } catch {
-    throw new UserError(`namespace ${ns} does not exist in ${kube.context}; bring the tier up with 'npm run up'`);
-  }
+  const tier = await loadTier(kube, ns);
   const writes = !values['no-writes'];
   let health: TierHealth;
   if (values.wait) {
@@ -62,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     const started = Date.now();
     let last = '';
     for (;;) {
-      health = await tierHealth(kube, ns, { writes });
+      health = await tierHealth(kube, tier, { writes });
       const elapsed = Math.round((Date.now() - started) / 1000);
       if (health.healthy) break;
       const line = progressLine(health, elapsed);
@@ -76,10 +59,7 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`  healthy after ${Math.round((Date.now() - started) / 1000)}s\n`);
   } else {
-    health = await tierHealth(kube, ns, { writes });
-  }
-  if (values['sync-config'] && health.facts.patroniLeader) {
-    process.stderr.write(`  ${await syncPatroniConfig(kube, ns, health.facts.patroniLeader)}\n`);
+    health = await tierHealth(kube, tier, { writes });
   }
   console.log(values.json ? JSON.stringify(health, null, 2) : formatHealth(health));
   return health.healthy ? 0 : 1;

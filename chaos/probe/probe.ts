@@ -17,8 +17,7 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-
-type System = 'pg' | 'redis' | 'etcd';
+import { COMPONENTS, System, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,13 +43,13 @@ const env = (name: string, fallback?: string): string => {
   if (v === undefined) throw new Error(`probe: environment variable ${name} is not set`);
   return v;
 };
-const NS = env('NAMESPACE');
-const DOMAIN = env('CLUSTER_DOMAIN', 'cluster.local');
-const host = (sts: string, i: number, svc: string) => `${sts}-${i}.${svc}.${NS}.svc.${DOMAIN}`;
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const PG_PODS = range(Number(env('POSTGRES_MEMBERS', '3'))).map((i) => `postgres-${i}`);
-const ETCD_PODS = range(Number(env('ETCD_MEMBERS', '3'))).map((i) => `etcd-${i}`);
-const SENTINEL_PODS = range(Number(env('SENTINELS', '3'))).map((i) => `sentinel-${i}`);
+const TIER = JSON.parse(env('HA_TIER_DESCRIPTOR')) as TierDescriptor;
+const NS = TIER.namespace;
+const DOMAIN = TIER.clusterDomain;
+const PG_PODS = TIER.members.postgres.pods;
+const ETCD_PODS = TIER.members.etcd.pods;
+const SENTINEL_PODS = TIER.members.sentinel.pods;
+const ordinal = (pod: string) => Number(pod.slice(pod.lastIndexOf('-') + 1));
 
 let stopping = false;
 const emit = (e: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify({ t: Date.now(), ...e })}\n`); };
@@ -62,7 +61,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 // ---- clients ----------------------------------------------------------------------------------
 
 const pgConfig = (h: string): pg.ClientConfig => ({
-  host: h, port: 5432, user: env('PGUSER', 'postgres'), password: env('PGPASSWORD'), database: 'postgres',
+  host: h, port: COMPONENTS.postgres.ports.postgresql, user: env('PGUSER', TIER.patroni.users.superuser), password: env('PGPASSWORD'), database: 'postgres',
   connectionTimeoutMillis: 500, query_timeout: 1500, keepAlive: true,
 });
 
@@ -89,10 +88,10 @@ class PgConn {
   close() { this.client?.end().catch(() => {}); this.client = undefined; }
 }
 
-const primary = new PgConn(`postgres-primary.${NS}.svc.${DOMAIN}`);
+const primary = new PgConn(serviceHost(COMPONENTS.postgres.services.primary, NS, DOMAIN));
 const redis = new Redis({
-  sentinels: [{ host: `sentinel.${NS}.svc.${DOMAIN}`, port: 26379 }],
-  name: env('REDIS_MASTER_NAME', 'mymaster'),
+  sentinels: [{ host: serviceHost(COMPONENTS.sentinel.services.client, NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel }],
+  name: TIER.redis.masterName,
   password: env('REDIS_PASSWORD'),
   role: 'master',
   // Longer than a graceful hand-over (writes are paused, then answered READONLY and resent).
@@ -109,7 +108,7 @@ const redis = new Redis({
   lazyConnect: false,
 });
 redis.on('error', () => {});
-const etcdHosts = ETCD_PODS.map((_, i) => `http://${host('etcd', i, 'etcd-headless')}:2379`);
+const etcdHosts = [...TIER.etcd.clientUrls];
 const etcd = new Etcd3({ hosts: etcdHosts, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
 
 // ---- writers ----------------------------------------------------------------------------------
@@ -137,9 +136,9 @@ async function writer(s: System): Promise<void> {
 
 // ---- samplers ---------------------------------------------------------------------------------
 
-const pgPods = new Map(PG_PODS.map((p, i) => [p, new PgConn(host('postgres', i, 'postgres-headless'))]));
-const sentinels = new Map(SENTINEL_PODS.map((pod, i) => [pod, new Redis({
-  host: host('sentinel', i, 'sentinel-headless'), port: 26379, commandTimeout: 500, connectTimeout: 500,
+const pgPods = new Map(PG_PODS.map((p) => [p, new PgConn(podHost('postgres', ordinal(p), NS, DOMAIN))]));
+const sentinels = new Map(SENTINEL_PODS.map((pod) => [pod, new Redis({
+  host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, commandTimeout: 500, connectTimeout: 500,
   maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
 })] as const));
 for (const s of sentinels.values()) s.on('error', () => {});
@@ -153,13 +152,12 @@ async function sampleRound(r: number): Promise<void> {
       (res) => emit({ k: 'sample', r, v: 'pg-writable', pod, value: res.rows[0].r === false }),
       () => emit({ k: 'sample', r, v: 'pg-writable', pod, value: null }),
     ));
-    const i = PG_PODS.indexOf(pod);
-    jobs.push(fetch(`http://${host('postgres', i, 'postgres-headless')}:8008/patroni`, { signal: AbortSignal.timeout(500) })
+    jobs.push(fetch(`http://${podHost('postgres', ordinal(pod), NS, DOMAIN)}:${COMPONENTS.postgres.ports.patroni}/patroni`, { signal: AbortSignal.timeout(500) })
       .then((res) => res.json() as Promise<{ role?: string }>)
       .then((j) => emit({ k: 'sample', r, v: 'patroni', pod, value: j.role ?? null }), () => emit({ k: 'sample', r, v: 'patroni', pod, value: null })));
   }
   for (const [pod, s] of sentinels) {
-    jobs.push((s.call('SENTINEL', 'get-master-addr-by-name', env('REDIS_MASTER_NAME', 'mymaster')) as Promise<string[] | null>).then(
+    jobs.push((s.call('SENTINEL', 'get-master-addr-by-name', TIER.redis.masterName) as Promise<string[] | null>).then(
       (addr) => emit({ k: 'sample', r, v: 'sentinel', pod, value: addr?.[0]?.split('.')[0] ?? null }),
       () => emit({ k: 'sample', r, v: 'sentinel', pod, value: null }),
     ));

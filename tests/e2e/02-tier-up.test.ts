@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tierHealth } from '../../tools/health.js';
+import { loadTier } from '../../tools/tier.js';
 import { tierMemory } from '../../tools/memory.js';
 import { Kube, connect, deleteNamespace, progress } from './kube.js';
 
@@ -40,9 +41,10 @@ Up('brings the tier from nothing to healthy, as the components see it', async (c
   ctx.bench.firstUpSeconds = first.seconds;
   ctx.bench.applyToHealthySeconds = applyToHealthy ? Number(applyToHealthy) : null;
   progress(`first up: ${first.seconds.toFixed(0)}s, apply to healthy ${applyToHealthy}s`);
-  const health = await tierHealth(ctx.kube, NS);
+  const tier = await loadTier(ctx.kube, NS);
+  const health = await tierHealth(ctx.kube, tier);
   assert.ok(health.healthy, JSON.stringify(health.checks.filter((c) => !c.ok)));
-  assert.equal(health.facts.expected, { etcd: 3, postgres: 3, redis: 3, sentinel: 3 });
+  assert.equal(Object.values(tier.members).map((m) => m.replicas), [3, 3, 3, 3]);
 });
 
 Up('a second run changes nothing: no StatefulSet spec generation, no pod replaced', async (ctx) => {
