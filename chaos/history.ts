@@ -1,11 +1,15 @@
 /**
  * The operation history a trial records, and its analysis: write gaps, lost acknowledged writes,
- * overlapping writable primaries, time to a new leader. Pure functions: unit-tested on recorded and
- * crafted histories (tests/chaos-history.test.ts).
+ * overlapping writable primaries and masters, leader changes, how long the routing disagreed with the
+ * truth. Pure functions: unit-tested on recorded and crafted histories (tests/chaos-history.test.ts).
+ *
+ * Events come from the in-cluster probe (ops, samples, Patroni's leader key, Sentinel events, what it
+ * read back) and from the runner's own API watches (the routed EndpointSlice, node conditions).
  */
+import { SYSTEMS, System } from '../contract/index.js';
 
-export type System = 'pg' | 'redis' | 'etcd';
-export const SYSTEMS: readonly System[] = ['pg', 'redis', 'etcd'];
+export { SYSTEMS };
+export type { System };
 
 /** One write attempt as the client saw it. `t` is the ack (or error) time in ms since the epoch. */
 export interface Op {
@@ -21,31 +25,44 @@ export interface Op {
 }
 
 /**
- * A view sample. `pg-writable`: a PostgreSQL pod answered `pg_is_in_recovery()` (writable = false
- * means replica; null = unreachable); `patroni`: a member's own role; `sentinel`: a sentinel's master;
- * `etcd`: a member's idea of the leader. `r` is the sampling round (all pods sampled together).
+ * A view sample. `pg-writable`: whether a PostgreSQL pod can acknowledge a commit (a primary whose
+ * synchronous standby, if it names one, streams from it; null = unreachable); `pg-primary`: whether it
+ * is out of recovery at all (a thawed old primary is, for a moment, but cannot acknowledge); `patroni`: a member's own role; `redis-writable`: a Redis server
+ * is a master that accepts writes (enough good replicas for min-replicas-to-write); `sentinel`: a
+ * sentinel's master; `etcd`: a member's idea of the leader. `r` is the sampling round (all pods
+ * sampled together).
  */
 export interface Sample {
   k: 'sample';
   t: number;
   r: number;
-  v: 'pg-writable' | 'patroni' | 'sentinel' | 'etcd';
+  v: 'pg-writable' | 'pg-primary' | 'patroni' | 'redis-writable' | 'sentinel' | 'etcd';
   pod: string;
   value: string | boolean | null;
 }
 
-export interface Verify {
-  k: 'verify';
+/** Every sequence number of the run a system returned when read back after the trial. */
+export interface Present {
+  k: 'present';
   t: number;
   s: System;
-  acked: number;
-  missing: number[];
-  /** False when the verification itself could not read the data back. */
+  seqs: number[];
+  /** False when the read-back itself failed. */
   complete: boolean;
   e?: string;
 }
 
-export type Event = Op | Sample | Verify | { k: 'ready' | 'done' | 'log'; t: number; msg?: string };
+/** Patroni's leader key changed (value: the holder, null: no holder). */
+export interface DcsEvent { k: 'dcs'; t: number; key: 'leader'; value: string | null }
+/** A Sentinel published a failover event about the master. */
+export interface SentinelEvent { k: 'sentinel-event'; t: number; pod: string; event: string; msg: string }
+/** The runner saw the routed primary EndpointSlice list these pods. */
+export interface SliceEvent { k: 'slice'; t: number; pods: string[] }
+/** The runner saw a node's Ready condition change. */
+export interface NodeEvent { k: 'node'; t: number; node: string; ready: boolean }
+
+export type Event = Op | Sample | Present | DcsEvent | SentinelEvent | SliceEvent | NodeEvent |
+  { k: 'ready' | 'done' | 'log'; t: number; msg?: string; sampleMs?: number };
 
 export interface GapResult {
   /** Longest time between two consecutive acknowledged writes, from the last ack before the fault on. */
@@ -92,11 +109,15 @@ export interface SplitBrain {
   rounds: { r: number; t: number; pods: string[] }[];
 }
 
-/** Rounds where more than one pod answered as a writable primary (`pg_is_in_recovery() = false`). */
-export function splitBrain(events: Event[]): SplitBrain {
+/**
+ * Rounds where more than one pod answered as writable: PostgreSQL primaries able to acknowledge a
+ * commit (the default), Redis masters that accept writes (`redis-writable`), or, for information,
+ * PostgreSQL servers out of recovery whether they can acknowledge or not (`pg-primary`).
+ */
+export function splitBrain(events: Event[], view: 'pg-writable' | 'pg-primary' | 'redis-writable' = 'pg-writable'): SplitBrain {
   const byRound = new Map<number, { t: number; pods: string[] }>();
   for (const e of events) {
-    if (e.k !== 'sample' || e.v !== 'pg-writable' || e.value !== true) continue;
+    if (e.k !== 'sample' || e.v !== view || e.value !== true) continue;
     const round = byRound.get(e.r) ?? { t: e.t, pods: [] };
     round.pods.push(e.pod);
     byRound.set(e.r, round);
@@ -132,6 +153,51 @@ export function leaderTimeline(events: Event[], view: 'patroni' | 'sentinel' | '
     }
   }
   return out;
+}
+
+/**
+ * How many times the leader changed from `faultAt` on: transitions between two different named
+ * leaders, rounds without an agreed leader in between being ignored.
+ */
+export function leaderChanges(timeline: { t: number; leader: string | null }[], faultAt: number): { count: number; leaders: string[] } {
+  let last: string | null = null;
+  const leaders: string[] = [];
+  for (const p of timeline) {
+    if (p.leader === null) continue;
+    if (p.t < faultAt) { last = p.leader; continue; }
+    if (p.leader !== last) {
+      if (last !== null) leaders.push(p.leader);
+      last = p.leader;
+    }
+  }
+  return { count: leaders.length, leaders };
+}
+
+/**
+ * How long, from `faultAt` to `until`, the routed primary EndpointSlice disagreed with the truth:
+ * `multiMs`, it listed more than one pod; `staleMs`, it listed a pod that the samples show not writable
+ * while another pod was writable (clients sent to a demoted, frozen or lost primary).
+ */
+export function routingDisagreement(events: Event[], faultAt: number, until: number): { multiMs: number; staleMs: number } {
+  const slices = events.filter((e): e is SliceEvent => e.k === 'slice').sort((a, b) => a.t - b.t);
+  const rounds = new Map<number, Sample[]>();
+  for (const e of events) if (e.k === 'sample' && e.v === 'pg-writable') rounds.set(e.r, [...(rounds.get(e.r) ?? []), e]);
+  const truth = [...rounds.values()].map((ss) => ({ t: Math.min(...ss.map((x) => x.t)), writable: ss.filter((x) => x.value === true).map((x) => x.pod) }))
+    .sort((a, b) => a.t - b.t);
+  const at = <T extends { t: number }>(xs: T[], t: number): T | undefined => { let r: T | undefined; for (const x of xs) { if (x.t <= t) r = x; else break; } return r; };
+  let multiMs = 0;
+  let staleMs = 0;
+  // Step through time on every change of either, integrating the disagreement.
+  const times = [...new Set([faultAt, until, ...slices.map((e) => e.t), ...truth.map((e) => e.t)])].filter((t) => t >= faultAt && t <= until).sort((a, b) => a - b);
+  for (let i = 0; i + 1 < times.length; i++) {
+    const dt = times[i + 1] - times[i];
+    const slice = at(slices, times[i]);
+    const real = at(truth, times[i]);
+    if (!slice) continue;
+    if (slice.pods.length > 1) multiMs += dt;
+    if (real && real.writable.length === 1 && slice.pods.length >= 1 && !slice.pods.includes(real.writable[0])) staleMs += dt;
+  }
+  return { multiMs, staleMs };
 }
 
 /**

@@ -1,53 +1,93 @@
 /**
  * Summaries, objectives and the report files of a chaos run: JSON (histories and summary), Markdown
- * (tables) and an SVG chart (Vega-Lite) of acknowledged writes over time around the faults.
+ * (tables) and two SVG charts (Vega-Lite): acknowledged writes over time around each fault, and the
+ * failover phases of each scenario beside the bounds the settings predict.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
+import type { LeaderView, System } from '../contract/index.js';
 import { Op, Stats, stats } from './history.js';
+import type { PhaseName } from './phases.js';
 import type { TrialResult } from './trial.js';
+
+export interface PhaseSummary { name: PhaseName; ms: Stats; boundMs: number | null; exceeded: number }
 
 export interface ScenarioSummary {
   scenario: string;
+  fault: string;
   namespace: string;
   trials: number;
   newLeaderMs: Stats;
   writeGapMs: Stats;
   podReadyMs: Stats;
   recoveredMs: Stats;
-  lostAcked: { pg: number; redis: number; etcd: number };
+  routingLagMs: Stats;
+  lostAcked: Record<System, number>;
   splitBrainRounds: number;
+  redisSplitRounds: number;
+  twoPrimariesRounds: number;
+  /** The most leader changes of each view in one trial. */
+  maxLeaderChanges: Record<LeaderView, number>;
+  primaryMultiMs: Stats;
+  primaryStaleMs: Stats;
+  phases: PhaseSummary[];
   unverified: number;
+  /** Known failures found in the target's logs, over all trials. */
+  logFindings: number;
 }
 
 export function summarize(results: TrialResult[]): ScenarioSummary[] {
   const groups = new Map<string, TrialResult[]>();
   for (const r of results) groups.set(`${r.namespace}/${r.scenario}`, [...(groups.get(`${r.namespace}/${r.scenario}`) ?? []), r]);
-  return [...groups.values()].map((rs) => ({
-    scenario: rs[0].scenario,
-    namespace: rs[0].namespace,
-    trials: rs.length,
-    newLeaderMs: stats(rs.map((r) => r.newLeaderMs)),
-    writeGapMs: stats(rs.map((r) => r.writeGapMs)),
-    podReadyMs: stats(rs.map((r) => r.podReadyMs)),
-    recoveredMs: stats(rs.map((r) => r.recoveredMs)),
-    lostAcked: {
-      pg: rs.reduce((a, r) => a + r.lostAcked.pg, 0),
-      redis: rs.reduce((a, r) => a + r.lostAcked.redis, 0),
-      etcd: rs.reduce((a, r) => a + r.lostAcked.etcd, 0),
-    },
-    splitBrainRounds: rs.reduce((a, r) => a + r.splitBrainRounds, 0),
-    unverified: rs.filter((r) => !Object.values(r.verified).every(Boolean)).length,
-  }));
+  const sum = (rs: TrialResult[], f: (r: TrialResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  return [...groups.values()].map((rs) => {
+    const phaseNames = [...new Set(rs.flatMap((r) => (r.phases ?? []).map((p) => p.name)))];
+    return {
+      scenario: rs[0].scenario,
+      fault: rs[0].fault,
+      namespace: rs[0].namespace,
+      trials: rs.length,
+      newLeaderMs: stats(rs.map((r) => r.newLeaderMs)),
+      writeGapMs: stats(rs.map((r) => r.writeGapMs)),
+      podReadyMs: stats(rs.map((r) => r.podReadyMs)),
+      recoveredMs: stats(rs.map((r) => r.recoveredMs)),
+      routingLagMs: stats(rs.map((r) => r.routingLagMs)),
+      lostAcked: { pg: sum(rs, (r) => r.lostAcked.pg), redis: sum(rs, (r) => r.lostAcked.redis), etcd: sum(rs, (r) => r.lostAcked.etcd) },
+      splitBrainRounds: sum(rs, (r) => r.splitBrainRounds),
+      redisSplitRounds: sum(rs, (r) => r.redisSplitRounds ?? 0),
+      twoPrimariesRounds: sum(rs, (r) => r.twoPrimariesRounds ?? 0),
+      maxLeaderChanges: {
+        patroni: Math.max(0, ...rs.map((r) => r.leaderChanges?.patroni ?? 0)),
+        sentinel: Math.max(0, ...rs.map((r) => r.leaderChanges?.sentinel ?? 0)),
+        etcd: Math.max(0, ...rs.map((r) => r.leaderChanges?.etcd ?? 0)),
+      },
+      primaryMultiMs: stats(rs.map((r) => r.primaryMultiMs)),
+      primaryStaleMs: stats(rs.map((r) => r.primaryStaleMs)),
+      phases: phaseNames.map((name) => {
+        const ps = rs.map((r) => r.phases.find((p) => p.name === name)).filter((p) => p !== undefined);
+        return { name, ms: stats(ps.map((p) => p.ms)), boundMs: ps[0]?.boundMs ?? null, exceeded: ps.filter((p) => p.exceeded).length };
+      }),
+      unverified: rs.filter((r) => !Object.values(r.verified).every(Boolean)).length,
+      logFindings: sum(rs, (r) => r.logFindings?.length ?? 0),
+    };
+  });
 }
 
+export type Measure = 'writeGapMs' | 'newLeaderMs' | 'recoveredMs' | 'routingLagMs' | 'primaryMultiMs' | 'primaryStaleMs' |
+  'lostAcked.pg' | 'lostAcked.redis' | 'lostAcked.etcd' | 'splitBrainRounds' | 'redisSplitRounds' |
+  'leaderChanges.patroni' | 'leaderChanges.sentinel' | 'leaderChanges.etcd' | 'unverified' | 'logFindings';
+
 export interface Objective {
+  /** A scenario name, `*`, or a pattern with `*` (e.g. `*-crash`). */
   scenario: string;
-  measure: 'writeGapMs' | 'newLeaderMs' | 'lostAcked.pg' | 'lostAcked.redis' | 'lostAcked.etcd' | 'splitBrainRounds';
+  /** Patterns of scenarios the objective does not apply to. */
+  except?: string[];
+  measure: Measure;
   stat: 'median' | 'max' | 'p95';
   max: number;
+  /** Why this bound: the reasoning or the setting it comes from. */
   why?: string;
 }
 
@@ -58,14 +98,24 @@ export interface ObjectiveResult extends Objective {
   over: number;
 }
 
+export function matches(pattern: string, name: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(name);
+}
+
+function actualOf(o: Objective, s: ScenarioSummary): number | null {
+  const [head, tail] = o.measure.split('.');
+  if (head === 'lostAcked') return s.lostAcked[tail as System];
+  if (head === 'leaderChanges') return s.maxLeaderChanges[tail as LeaderView];
+  if (o.measure === 'splitBrainRounds' || o.measure === 'redisSplitRounds' || o.measure === 'unverified' || o.measure === 'logFindings') return s[o.measure];
+  return s[o.measure as 'writeGapMs' | 'newLeaderMs' | 'recoveredMs' | 'routingLagMs' | 'primaryMultiMs' | 'primaryStaleMs'][o.stat];
+}
+
 export function checkObjectives(objectives: Objective[], summaries: ScenarioSummary[], namespace: string): ObjectiveResult[] {
   const out: ObjectiveResult[] = [];
   for (const o of objectives) {
-    for (const s of summaries.filter((x) => x.namespace === namespace && (o.scenario === '*' || o.scenario === x.scenario))) {
-      let actual: number | null;
-      if (o.measure.startsWith('lostAcked.')) actual = s.lostAcked[o.measure.split('.')[1] as 'pg' | 'redis' | 'etcd'];
-      else if (o.measure === 'splitBrainRounds') actual = s.splitBrainRounds;
-      else actual = s[o.measure as 'writeGapMs' | 'newLeaderMs'][o.stat];
+    for (const s of summaries.filter((x) => x.namespace === namespace && matches(o.scenario, x.scenario) && !(o.except ?? []).some((e) => matches(e, x.scenario)))) {
+      const actual = actualOf(o, s);
       const met = actual !== null && actual <= o.max;
       out.push({ ...o, scenario: s.scenario, actual, met, over: actual === null ? Number.NaN : Math.max(0, actual - o.max) });
     }
@@ -80,23 +130,28 @@ export function markdown(run: RunInfo, results: TrialResult[], summaries: Scenar
   lines.push(`# Chaos run ${run.startedAt}`, '', `Command: \`${run.command}\``, '');
   lines.push('## Setup', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(run.setup)) lines.push(`| ${k} | ${v} |`);
-  lines.push('', 'Times in seconds from the delete call. *Write gap*: the client\'s longest interval between two acknowledged writes around the fault. *New leader*: until the component\'s own view named another leader/master. *Back*: replacement pod Ready. *Healthy*: tier healthy again (pod rejoined as streaming replica / replica in sync / etcd member).', '');
-  lines.push('## Summary', '', '| namespace | scenario | trials | write gap median | p95 | max | new leader median | back median | healthy median | lost pg/redis/etcd | split brain |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('', 'Times in seconds from the fault. *Write gap*: the headline client\'s longest interval between two acknowledged writes around the fault. *New leader*: until the component\'s own view named another leader/master. *Healthy*: tier healthy again (fault healed, every member rejoined). *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge a commit / two Redis masters accepting writes (*out of recovery*: rounds with two PostgreSQL servers out of recovery, one unable to acknowledge, for information). *Leader changes*: the most in one trial, per view (Patroni/Sentinel/etcd). *Routing*: seconds `postgres-primary` listed a pod that was not the writable primary; *lag*: from the new leader answering writable to the route naming it.', '');
+  lines.push('## Summary', '', '| namespace | scenario | trials | write gap median | p95 | max | new leader median | healthy median | lost pg/redis/etcd | split pg/redis | out of recovery | leader changes p/s/e | routing stale max | routing lag max |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of summaries) {
-    lines.push(`| ${s.namespace} | ${s.scenario} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.podReadyMs.median)} | ${sec(s.recoveredMs.median)} | ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd} | ${s.splitBrainRounds} |`);
+    lines.push(`| ${s.namespace} | ${s.scenario} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.recoveredMs.median)} | ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd} | ${s.splitBrainRounds}/${s.redisSplitRounds} | ${s.twoPrimariesRounds} | ${s.maxLeaderChanges.patroni}/${s.maxLeaderChanges.sentinel}/${s.maxLeaderChanges.etcd} | ${sec(s.primaryStaleMs.max)} | ${sec(s.routingLagMs.max)} |`);
+  }
+  lines.push('', '## Phases (median s from the fault; bound the settings predict; trials over it)', '');
+  lines.push('| scenario | phase | median | max | bound | over bound |', '|---|---|---|---|---|---|');
+  for (const s of summaries) {
+    for (const p of s.phases) lines.push(`| ${s.scenario} | ${p.name} | ${sec(p.ms.median)} | ${sec(p.ms.max)} | ${sec(p.boundMs)} | ${p.exceeded ? `**${p.exceeded}/${s.trials}**` : '0'} |`);
   }
   lines.push('', '## Per scenario: min / median / p95 / max', '');
   for (const s of summaries) {
     lines.push(`### ${s.namespace} / ${s.scenario} (${s.trials} trials)`, '', '| measure (s) | min | median | p95 | max |', '|---|---|---|---|---|');
     const rows: [string, Stats][] = [['new leader', s.newLeaderMs], ['client write gap', s.writeGapMs], ['pod back (Ready)', s.podReadyMs], ['tier healthy again', s.recoveredMs]];
     for (const [name, st] of rows) lines.push(`| ${name} | ${sec(st.min)} | ${sec(st.median)} | ${sec(st.p95)} | ${sec(st.max)} |`);
-    lines.push('', `Lost acknowledged writes pg/redis/etcd: ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd}; rounds with two writable primaries: ${s.splitBrainRounds}; trials whose read-back did not complete: ${s.unverified}.`, '');
+    lines.push('', `Lost acknowledged writes pg/redis/etcd: ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd}; rounds with two writable primaries: ${s.splitBrainRounds}, with two Redis masters accepting writes: ${s.redisSplitRounds}; trials whose read-back did not complete: ${s.unverified}; known failures in the target's logs: ${s.logFindings}.`, '');
   }
-  lines.push('', '## Objectives', '', '| scenario | measure | objective | actual | result |', '|---|---|---|---|---|');
+  lines.push('', '## Objectives', '', '| scenario | measure | objective | actual | result | why |', '|---|---|---|---|---|---|');
   for (const o of objectives) {
     const isTime = o.measure.endsWith('Ms');
     const fmt = (v: number | null) => (isTime ? `${sec(v)} s` : String(v ?? '–'));
-    lines.push(`| ${o.scenario} | ${o.stat} ${o.measure} | ≤ ${fmt(o.max)} | ${fmt(o.actual)} | ${o.met ? 'met' : `**missed** by ${fmt(o.over)}`}${o.why && !o.met ? ` (${o.why})` : ''} |`);
+    lines.push(`| ${o.scenario} | ${o.stat} ${o.measure} | ≤ ${fmt(o.max)} | ${fmt(o.actual)} | ${o.met ? 'met' : `**missed** by ${fmt(o.over)}`} | ${o.why ?? ''} |`);
   }
   if (baseline) {
     lines.push('', '## Ours vs baseline (compose settings: ttl 30 / loop_wait 10 / retry 10, down-after 5000, no preStop hand-over)', '',
@@ -108,51 +163,78 @@ export function markdown(run: RunInfo, results: TrialResult[], summaries: Scenar
       lines.push(`| ${s.scenario} | ${sec(s.writeGapMs.median)} | ${sec(b.writeGapMs.median)} | ${ratio(s.writeGapMs.median, b.writeGapMs.median)} | ${sec(s.newLeaderMs.median)} | ${sec(b.newLeaderMs.median)} | ${ratio(s.newLeaderMs.median, b.newLeaderMs.median)} |`);
     }
   }
-  lines.push('', '## Trials', '', '| namespace | scenario | # | target | leader before → after | new leader | write gap | failed writes | back | healthy | lost pg/redis/etcd | split brain |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('', '## Trials', '', '| namespace | scenario | # | what the fault did | leader before → after | new leader | write gap | failed writes | healthy | lost pg/redis/etcd | split pg/redis |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    lines.push(`| ${r.namespace} | ${r.scenario} | ${r.trial} | ${r.target} | ${r.oldLeader} → ${r.newLeader ?? '(same)'} | ${sec(r.newLeaderMs)} | ${sec(r.writeGapMs)} | ${r.failedWrites} | ${sec(r.podReadyMs)} | ${sec(r.recoveredMs)} | ${r.lostAcked.pg}/${r.lostAcked.redis}/${r.lostAcked.etcd} | ${r.splitBrainRounds} |`);
+    lines.push(`| ${r.namespace} | ${r.scenario} | ${r.trial} | ${r.detail.replaceAll('|', '/')} | ${r.oldLeader ?? '–'} → ${r.newLeader ?? '(same)'} | ${sec(r.newLeaderMs)} | ${sec(r.writeGapMs)} | ${r.failedWrites} | ${sec(r.recoveredMs)} | ${r.lostAcked.pg}/${r.lostAcked.redis}/${r.lostAcked.etcd} | ${r.splitBrainRounds}/${r.redisSplitRounds ?? 0} |`);
   }
-  lines.push('', 'Chart: [writes.svg](writes.svg) — acknowledged writes per 250 ms around each fault, one line per trial.', '');
+  const findings = results.flatMap((r) => (r.logFindings ?? []).map((f) => `- ${r.scenario} #${r.trial}: ${f}`));
+  lines.push('', '## Log findings', '', findings.length ? findings.join('\n') : 'None: no target container logged an interrupted switchover, a second postmaster or a fenced start.');
+  lines.push('', 'Charts: [writes.svg](writes.svg) — acknowledged writes per 250 ms around each fault, one line per trial; [phases.svg](phases.svg) — the failover phases (median, dot) beside their predicted bounds (tick).', '');
   return lines.join('\n');
 }
 
 /** Acknowledged writes per 250 ms bucket, relative to the fault, of each trial's headline client. */
-function chartData(results: TrialResult[]) {
+export function chartData(results: TrialResult[]) {
   const rows: { scenario: string; trial: string; t: number; acked: number }[] = [];
   for (const r of results) {
-    const system = r.scenario.startsWith('pg') ? 'pg' : r.scenario.startsWith('etcd') ? 'etcd' : 'redis';
     const buckets = new Map<number, number>();
     const lastT = r.events.reduce((m, e) => Math.max(m, e.t), 0);
     for (const e of r.events) {
-      if (e.k !== 'op' || (e as Op).s !== system) continue;
+      if (e.k !== 'op' || (e as Op).s !== r.system) continue;
       const b = Math.floor((e.t - r.faultAt) / 250) * 0.25;
-      if (b < -3 || b > 20) continue;
+      if (b < -3 || b > 60) continue;
       buckets.set(b, (buckets.get(b) ?? 0) + ((e as Op).ok ? 1 : 0));
     }
-    for (let b = -3; b <= 20 && r.faultAt + b * 1000 <= lastT; b += 0.25) rows.push({ scenario: `${r.namespace}/${r.scenario}`, trial: `${r.namespace}/${r.scenario}#${r.trial}`, t: b, acked: buckets.get(b) ?? 0 });
+    for (let b = -3; b <= 60 && r.faultAt + b * 1000 <= lastT; b += 0.25) rows.push({ scenario: `${r.namespace}/${r.scenario}`, trial: `${r.namespace}/${r.scenario}#${r.trial}`, t: b, acked: buckets.get(b) ?? 0 });
   }
   return rows;
 }
 
-export async function svgChart(results: TrialResult[]): Promise<string> {
-  const spec: vegaLite.TopLevelSpec = {
+/** Vega's warnings (about independent faceted scales, which we want) are not the reader's business. */
+const quiet = { level() { return quiet; }, error() { return quiet; }, warn() { return quiet; }, info() { return quiet; }, debug() { return quiet; } } as unknown as vega.LoggerInterface;
+
+async function render(spec: vegaLite.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vegaLite.compile(spec, { logger: quiet }).spec), { renderer: 'none', logger: quiet });
+  return view.toSVG();
+}
+
+export function svgChart(results: TrialResult[]): Promise<string> {
+  return render({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     data: { values: chartData(results) },
     facet: { row: { field: 'scenario', type: 'nominal', title: null } },
     spec: {
       width: 640,
-      height: 90,
+      height: 70,
       mark: { type: 'line', interpolate: 'step-after', opacity: 0.6, strokeWidth: 1 },
       encoding: {
-        x: { field: 't', type: 'quantitative', title: 'seconds from the delete call' },
+        x: { field: 't', type: 'quantitative', title: 'seconds from the fault' },
         y: { field: 'acked', type: 'quantitative', title: 'acked / 250 ms' },
         detail: { field: 'trial', type: 'nominal' },
       },
     },
     resolve: { scale: { y: 'independent' } },
-  };
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: 'none' });
-  return view.toSVG();
+  });
+}
+
+/** The phases of each scenario: medians as dots, predicted bounds as ticks. */
+export function phasesChart(summaries: ScenarioSummary[]): Promise<string> {
+  const values = summaries.flatMap((s) => s.phases.filter((p) => p.ms.median !== null).map((p) => ({
+    scenario: `${s.namespace}/${s.scenario}`, phase: p.name, median: (p.ms.median ?? 0) / 1000, bound: p.boundMs === null ? null : p.boundMs / 1000,
+  })));
+  return render({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    data: { values },
+    facet: { row: { field: 'scenario', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
+    spec: {
+      width: 560,
+      layer: [
+        { mark: { type: 'tick', color: '#999', thickness: 2 }, encoding: { x: { field: 'bound', type: 'quantitative', title: 'seconds from the fault' }, y: { field: 'phase', type: 'nominal', title: null } } },
+        { mark: { type: 'point', filled: true, size: 60 }, encoding: { x: { field: 'median', type: 'quantitative' }, y: { field: 'phase', type: 'nominal' }, color: { field: 'phase', type: 'nominal', legend: null } } },
+      ],
+    },
+    resolve: { scale: { y: 'independent' } },
+  });
 }
 
 export interface RunInfo {
@@ -164,9 +246,10 @@ export interface RunInfo {
 
 export async function writeReport(dir: string, run: RunInfo, results: TrialResult[], summaries: ScenarioSummary[], objectives: ObjectiveResult[], baseline?: { summaries: ScenarioSummary[] }): Promise<string[]> {
   mkdirSync(dir, { recursive: true });
-  const files = [join(dir, 'report.json'), join(dir, 'report.md'), join(dir, 'writes.svg')];
+  const files = [join(dir, 'report.json'), join(dir, 'report.md'), join(dir, 'writes.svg'), join(dir, 'phases.svg')];
   writeFileSync(files[0], `${JSON.stringify({ run, summaries, objectives, baseline: baseline?.summaries ?? null, trials: results }, null, 1)}\n`);
   writeFileSync(files[1], markdown(run, results, summaries, objectives, baseline));
   writeFileSync(files[2], await svgChart(results));
+  writeFileSync(files[3], await phasesChart(summaries));
   return files;
 }

@@ -1,12 +1,20 @@
 /**
- * `npm run chaos -- [scenario...] [--trials N] [--baseline] [--soak DURATION --every SECONDS]
- *                  [--namespace NS] [--objectives FILE] [--out DIR]`
+ * `npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N]
+ *                  [--baseline [--baseline-trials N]] [--soak SECONDS --seed N] [--namespace NS]
+ *                  [--objectives FILE] [--out DIR] [--report DIR]`
  *
- * Deletes pods of the tier and measures failover as an in-cluster client sees it (chaos/probe),
- * checking on every trial that no acknowledged write was lost and that PostgreSQL never had two
- * writable primaries. Refuses to run unless kubectl points at the project's kind cluster (or a context
- * named in HA_TIER_ALLOW_CONTEXT) and the tier is healthy. Writes results/chaos-<time>/report.{json,md}
- * and writes.svg; exits 1 when an objective of chaos/objectives.json is missed.
+ * Runs the fault matrix (chaos/scenarios.ts) against the tier and measures failover as an in-cluster
+ * client sees it (chaos/probe), checking on every trial that no acknowledged write was lost, that
+ * PostgreSQL never had two writable primaries nor Redis two masters accepting writes, how long the
+ * routed Service disagreed with the truth, and the failover's phases against the bounds the settings
+ * predict. Refuses to run unless kubectl points at the project's kind cluster (or a context named in
+ * HA_TIER_ALLOW_CONTEXT) and the tier is healthy. Writes results/chaos-<time>/report.{json,md},
+ * writes.svg and phases.svg; exits 1 when an objective of chaos/objectives.json is missed. The probe
+ * pod is removed when the run ends.
+ *
+ * `--short` uses each scenario's short duration (the CI's pass); `--sample-ms 0` turns the probe's
+ * sampling off (to measure its own effect); `--soak` draws scenarios at random, reproducibly from
+ * `--seed`, until the time is up.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,19 +22,21 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DEFAULT_NAMESPACE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
-import { Kube, UserError, connect, sleep } from '../tools/kube.js';
+import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../tools/kube.js';
 import { loadTier } from '../tools/tier.js';
-import { Objective, RunInfo, checkObjectives, summarize, writeReport } from './report.js';
-import { SCENARIOS, Scenario } from './scenarios/index.js';
-import { TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
-import { soak } from './soak.js';
+import { KindNodes } from './nodes.js';
+import { Objective, RunInfo, checkObjectives, matches, summarize, writeReport } from './report.js';
+import { SCENARIOS, Scenario } from './scenarios.js';
+import { PROBE_POD, TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
 
 const sec = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(1)}s`);
 
 function progressLine(r: TrialResult, total: number): string {
-  const leader = r.newLeader ? `${r.oldLeader}→${r.newLeader} in ${sec(r.newLeaderMs)}` : `leader ${r.oldLeader} kept`;
+  const leader = r.newLeader ? `${r.oldLeader}→${r.newLeader} in ${sec(r.newLeaderMs)}` : `leader ${r.oldLeader ?? '–'} kept`;
   const lost = Object.entries(r.lostAcked).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ') || '0';
-  return `  ${r.namespace} ${r.scenario} #${r.trial}/${total}: deleted ${r.target}${r.force ? ' (force)' : ''}; ${leader}; write gap ${sec(r.writeGapMs)}; back ${sec(r.podReadyMs)}, healthy ${sec(r.recoveredMs)}; lost ${lost}; split brain ${r.splitBrainRounds}`;
+  const over = r.phases.filter((p) => p.exceeded).map((p) => p.name);
+  return `  ${r.scenario} #${r.trial}/${total}: ${r.detail}; ${leader}; ${r.system} write gap ${sec(r.writeGapMs)}; healthy ${sec(r.recoveredMs)}; ` +
+    `lost ${lost}; split ${r.splitBrainRounds}/${r.redisSplitRounds}${r.primaryStaleMs ? `; routing stale ${sec(r.primaryStaleMs)}` : ''}${over.length ? `; over bound: ${over.join(', ')}` : ''}`;
 }
 
 /** The settings a run measured, from the tier's descriptor (what was synthesized). */
@@ -46,7 +56,7 @@ function versions(): Record<string, string> {
   try { server = JSON.parse(kubectl.stdout).serverVersion.gitVersion; } catch { /* shown as ? */ }
   return {
     Kubernetes: `${server} (kind, 1 control plane + 3 workers)`,
-    images: ['etcd', 'patroni', 'redis'].map((k) => `${images[k].repository}:${images[k].tag}`).join(', '),
+    images: Object.keys(images).filter((k) => !k.startsWith('_')).map((k) => `${images[k].repository}:${images[k].tag}`).join(', '),
     machine: `${cpus().length} CPU (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
   };
 }
@@ -65,7 +75,7 @@ async function ensureBaselineTier(kube: Kube, ns: string): Promise<TierDescripto
   return loadTier(kube, ns);
 }
 
-/** `--report DIR`: renders report.md and writes.svg again from DIR/report.json (after a report change). */
+/** `--report DIR`: renders report.md and the charts again from DIR/report.json (after a report change). */
 async function rerender(dir: string, objectivesFile: string): Promise<number> {
   const saved = JSON.parse(readFileSync(`${dir}/report.json`, 'utf8')) as { run: RunInfo; trials: TrialResult[] };
   const objectives = (JSON.parse(readFileSync(objectivesFile, 'utf8')) as { objectives: Objective[] }).objectives;
@@ -73,8 +83,33 @@ async function rerender(dir: string, objectivesFile: string): Promise<number> {
   const results = checkObjectives(objectives, summaries, saved.run.namespace);
   const others = summaries.filter((s) => s.namespace !== saved.run.namespace);
   await writeReport(dir, saved.run, saved.trials, summaries, results, others.length ? { summaries: others } : undefined);
-  process.stderr.write(`rewrote ${dir}/report.md and ${dir}/writes.svg\n`);
+  process.stderr.write(`rewrote ${dir}/report.md, writes.svg and phases.svg\n`);
   return results.some((o) => !o.met) ? 1 : 0;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed draws the same scenarios. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The scenarios named by positionals (names or `*` patterns) and `--fault`; all when none is named. */
+export function chooseScenarios(positionals: string[], fault: string | undefined): Scenario[] {
+  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => matches(p, s.name)));
+  if (unknown.length) throw new UserError(`no scenario matches ${unknown.join(', ')}: use ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const faults = [...new Set(SCENARIOS.map((s) => s.fault.name))];
+  if (fault && !faults.includes(fault)) throw new UserError(`--fault (${fault}) must be one of ${faults.join(', ')}`);
+  return SCENARIOS.filter((s) => (!positionals.length || positionals.some((p) => matches(p, s.name))) && (!fault || s.fault.name === fault));
+}
+
+async function removeProbe(kube: Kube, ns: string): Promise<void> {
+  await kube.core.deleteNamespacedPod({ name: PROBE_POD, namespace: ns, gracePeriodSeconds: 0 }).catch((err) => { if (!isNotFound(err)) throw err; });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -83,6 +118,9 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       trials: { type: 'string', default: '3' },
+      fault: { type: 'string' },
+      short: { type: 'boolean' },
+      'sample-ms': { type: 'string', default: '250' },
       baseline: { type: 'boolean' },
       'baseline-trials': { type: 'string' },
       'baseline-namespace': { type: 'string', default: 'ha-tier-baseline' },
@@ -90,82 +128,99 @@ async function main(argv: string[]): Promise<number> {
       objectives: { type: 'string', default: 'chaos/objectives.json' },
       out: { type: 'string' },
       soak: { type: 'string' },
-      every: { type: 'string', default: '60' },
-      'recover-timeout': { type: 'string', default: '300' },
+      seed: { type: 'string' },
+      'recover-timeout': { type: 'string', default: '600' },
       report: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run chaos -- [${SCENARIOS.map((s) => s.name).join('|')} ...] [--trials N] [--baseline] [--soak SECONDS --every SECONDS]`);
+    console.log(`usage: npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N] [--baseline] [--soak SECONDS --seed N]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     return 0;
   }
   if (values.report) return rerender(values.report, values.objectives!);
   const trials = Number(values.trials);
   if (!Number.isInteger(trials) || trials < 1) throw new UserError(`--trials (${values.trials}) must be a whole number of at least 1`);
-  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => s.name === p));
-  if (unknown.length) throw new UserError(`unknown scenario ${unknown.join(', ')}: use ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const chosen: Scenario[] = positionals.length ? SCENARIOS.filter((s) => positionals.includes(s.name)) : [...SCENARIOS];
+  const sampleMs = Number(values['sample-ms']);
+  if (!Number.isInteger(sampleMs) || sampleMs < 0) throw new UserError(`--sample-ms (${values['sample-ms']}) must be a whole number of milliseconds, 0 to turn sampling off`);
+  const chosen = chooseScenarios(positionals, values.fault);
   const objectives = (JSON.parse(readFileSync(values.objectives!, 'utf8')) as { objectives: Objective[] }).objectives;
   const recoverTimeoutMs = Number(values['recover-timeout']) * 1000;
 
   const kube = connect();
   const ns = values.namespace!;
+  const needsNodes = chosen.filter((s) => s.fault.needsNodes);
+  const nodes = needsNodes.length ? await KindNodes.find(CLUSTER_NAME, kube.context, needsNodes[0].fault.name) : undefined;
   const startedAt = new Date().toISOString();
   const outDir = values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
   process.stderr.write(`chaos: checking that the tier in ${ns} is healthy\n`);
   const mainTier = await loadTier(kube, ns);
-  await waitHealthy(kube, mainTier, 30_000, 'before the run (bring it up with npm run up)');
+  await waitHealthy(kube, mainTier, 60_000, 'before the run (bring it up with npm run up)');
 
   process.stderr.write('chaos: preparing the in-cluster probe\n');
   const image = execFileSync('bash', ['chaos/build-probe.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
 
   const tiers = [mainTier];
   if (values.baseline) tiers.push(await ensureBaselineTier(kube, values['baseline-namespace']!));
-  const setup: Record<string, string> = { ...versions() };
+  const setup: Record<string, string> = { ...versions(), 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
   for (const t of tiers) Object.assign(setup, settingsOf(t));
-
+  const command = `npm run chaos -- ${argv.join(' ')}`;
   const results: TrialResult[] = [];
-  if (values.soak) {
-    await waitHealthy(kube, mainTier, recoverTimeoutMs, 'before the soak');
-    await ensureProbe(kube, mainTier, image);
-    const report = await soak(kube, mainTier, Number(values.soak) * 1000, Number(values.every) * 1000, recoverTimeoutMs);
-    const run: RunInfo = { startedAt, command: `npm run chaos -- ${argv.join(' ')}`, namespace: ns, setup };
-    const files = await writeReport(outDir, run, report.results, summarize(report.results), []);
-    process.stderr.write(`chaos: soak done: ${report.results.length} faults, lost ${JSON.stringify(report.lost)}, split brain ${report.splitBrainRounds}\n${files.map((f) => `wrote ${f}`).join('\n')}\n`);
-    return report.splitBrainRounds === 0 && report.lost.pg === 0 && report.lost.etcd === 0 ? 0 : 1;
-  }
-  const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
-  if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
-  for (const tier of tiers) {
-    const n = tier.namespace;
-    await waitHealthy(kube, tier, recoverTimeoutMs, 'before its first trial');
-    await ensureProbe(kube, tier, image);
-    const count = n === ns ? trials : baselineTrials;
-    for (const scenario of chosen) {
-      process.stderr.write(`chaos: ${n} ${scenario.name}: ${scenario.title}\n`);
-      for (let i = 1; i <= count; i++) {
-        const r = await runTrial(kube, tier, scenario, i, { recoverTimeoutMs });
-        results.push(r);
-        process.stderr.write(`${progressLine(r, count)}\n`);
-        // Keep the report current, so an interrupted run still leaves its trials behind.
-        await writeReport(outDir, { startedAt, command: `npm run chaos -- ${argv.join(' ')} (in progress)`, namespace: ns, setup }, results,
-          summarize(results), checkObjectives(objectives, summarize(results), ns));
-        await sleep(1000);
+  const log = (m: string) => process.stderr.write(`${m}\n`);
+  const save = (done: boolean) => writeReport(outDir, { startedAt, command: done ? command : `${command} (in progress)`, namespace: ns, setup }, results,
+    summarize(results), checkObjectives(objectives, summarize(results), ns));
+  const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, log };
+
+  try {
+    if (values.soak) {
+      const seed = values.seed ? Number(values.seed) : Date.now() % 100_000;
+      const random = seeded(seed);
+      const end = Date.now() + Number(values.soak) * 1000;
+      setup.soak = `${values.soak} s, seed ${seed} (replay with --seed ${seed})`;
+      log(`chaos: soak for ${values.soak}s over ${chosen.length} scenarios, seed ${seed}`);
+      await ensureProbe(kube, mainTier, image);
+      const counts = new Map<string, number>();
+      while (Date.now() < end) {
+        const scenario = chosen[Math.floor(random() * chosen.length)];
+        const n = (counts.get(scenario.name) ?? 0) + 1;
+        counts.set(scenario.name, n);
+        log(`chaos: soak: ${scenario.name}: ${scenario.fault.title}`);
+        results.push(await runTrial(kube, mainTier, scenario, n, trialOpts));
+        log(progressLine(results.at(-1)!, n));
+        await save(false);
+      }
+    } else {
+      const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
+      if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
+      for (const tier of tiers) {
+        await ensureProbe(kube, tier, image);
+        const count = tier.namespace === ns ? trials : baselineTrials;
+        for (const scenario of chosen) {
+          log(`chaos: ${tier.namespace} ${scenario.name}: ${scenario.fault.title}`);
+          for (let i = 1; i <= count; i++) {
+            const r = await runTrial(kube, tier, scenario, i, trialOpts);
+            results.push(r);
+            log(progressLine(r, count));
+            // Keep the report current, so an interrupted run still leaves its trials behind.
+            await save(false);
+            await sleep(1000);
+          }
+        }
       }
     }
+  } finally {
+    for (const t of tiers) await removeProbe(kube, t.namespace).catch(() => undefined);
   }
 
   const summaries = summarize(results);
   const objectiveResults = checkObjectives(objectives, summaries, ns);
-  const run: RunInfo = { startedAt, command: `npm run chaos -- ${argv.join(' ')}`, namespace: ns, setup };
   const baseline = values.baseline ? { summaries: summaries.filter((s) => s.namespace !== ns) } : undefined;
-  const files = await writeReport(outDir, run, results, summaries, objectiveResults, baseline);
+  const files = await writeReport(outDir, { startedAt, command, namespace: ns, setup }, results, summaries, objectiveResults, baseline);
   const md = readFileSync(files[1], 'utf8');
-  console.log(md.slice(md.indexOf('## Summary'), md.indexOf('## Trials')).trim());
-  for (const f of files) process.stderr.write(`wrote ${f}\n`);
+  console.log(md.slice(md.indexOf('## Summary'), md.indexOf('## Phases')).trim());
+  for (const f of files) log(`wrote ${f}`);
   const missed = objectiveResults.filter((o) => !o.met);
-  if (missed.length) process.stderr.write(`chaos: ${missed.length} objective(s) missed\n`);
+  if (missed.length) log(`chaos: ${missed.length} objective(s) missed`);
   return missed.length ? 1 : 0;
 }
 

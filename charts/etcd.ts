@@ -147,7 +147,6 @@ export class EtcdCluster extends Construct {
       topology,
       // All members must be up to form the initial quorum: start them together.
       podManagementPolicy: 'Parallel',
-      updateStrategy: 'RollingUpdate',
       terminationGracePeriodSeconds: grace,
       storage,
       container: {

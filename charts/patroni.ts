@@ -344,7 +344,6 @@ export class PatroniCluster extends Construct {
       topology,
       // Patroni elects the leader itself; members need not wait for each other.
       podManagementPolicy: 'Parallel',
-      updateStrategy: 'RollingUpdate',
       serviceAccountName: account.name,
       terminationGracePeriodSeconds: grace,
       storage,

@@ -41,7 +41,11 @@ export interface MemberStatefulSetProps {
    * @default 'Parallel'
    */
   readonly podManagementPolicy?: 'Parallel' | 'OrderedReady';
-  /** @default - Kubernetes' default (RollingUpdate), not written */
+  /**
+   * OnDelete: Kubernetes replaces no pod by itself after a template change; `npm run up` does, leader
+   * last (tools/rollout.ts), so that a rollout moves each component's leader once, not twice.
+   * @default 'OnDelete'
+   */
   readonly updateStrategy?: 'RollingUpdate' | 'OnDelete';
   /** A service account whose token the pod needs. @default - none, and no token is mounted */
   readonly serviceAccountName?: string;
@@ -69,7 +73,7 @@ export function memberStatefulSet(scope: Construct, props: MemberStatefulSetProp
       serviceName: spec.headlessService,
       replicas: props.replicas,
       podManagementPolicy: props.podManagementPolicy ?? 'Parallel',
-      ...(props.updateStrategy ? { updateStrategy: { type: props.updateStrategy } } : {}),
+      updateStrategy: { type: props.updateStrategy ?? 'OnDelete' },
       selector: { matchLabels: labels.selector },
       template: {
         metadata: { labels: labels.all },

@@ -8,8 +8,9 @@
 #   4. synth (dist/: the manifests, and descriptor/tier.json, which the next steps read names from)
 #   5. the namespace and the Secrets with generated passwords, unless they exist (never printed),
 #      then `kubectl apply -f dist/`
-#   6. wait for every rollout, then until the tier is healthy as its components see it
-#      (tools/status.ts --wait), then bring the components' own state in line (tools/reconcile.ts)
+#   6. wait until the tier is healthy as its components see it (tools/status.ts --wait), replace the
+#      members a changed template left outdated, leader last (tools/rollout.ts: the StatefulSets use
+#      OnDelete), then bring the components' own state in line (tools/reconcile.ts)
 #
 # Settings (environment):
 #   HA_TIER_PROFILE   kind | minimal | production (default kind); or `npm run up -- --profile NAME`
@@ -119,6 +120,21 @@ synth() {
 # tier_json EXPRESSION: evaluates a JavaScript expression over the descriptor `t` (OUT/descriptor/tier.json).
 tier_json() { node -e "const t = require(process.argv[1]); console.log(${1})" "${OUT}/descriptor/tier.json"; }
 
+# StatefulSets created by an earlier version use RollingUpdate, and the server filled in its
+# rollingUpdate settings, which `kubectl apply` cannot drop (they were never applied) and which
+# Kubernetes refuses next to OnDelete: switch them with a merge patch that removes them.
+align_update_strategies() {
+  local sts type
+  for sts in $(tier_json "t.workloads.filter((w) => w.kind === 'StatefulSet').map((w) => w.name).join(' ')"); do
+    type=$(kubectl -n "${NAMESPACE}" get statefulset "${sts}" -o jsonpath='{.spec.updateStrategy.type}' 2>/dev/null || true)
+    if [ -n "${type}" ] && [ "${type}" != OnDelete ]; then
+      kubectl -n "${NAMESPACE}" patch statefulset "${sts}" --type merge \
+        -p '{"spec":{"updateStrategy":{"type":"OnDelete","rollingUpdate":null}}}' >/dev/null
+      log "    statefulset ${sts}: update strategy ${type} -> OnDelete (npm run up replaces members, leader last)"
+    fi
+  done
+}
+
 main() {
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -151,16 +167,19 @@ main() {
     # shellcheck disable=SC2086 # the keys are words
     ensure_secret ${secret}
   done < <(tier_json "t.secrets.map((s) => [s.name, ...s.keys].join(' ')).join('\\n')")
+  align_update_strategies
   local applied; applied=$(date +%s)
   kubectl apply -f "${OUT}/" | sed 's/^/    /' >&2
   log "[6/6] waiting until the tier is healthy (up to ${WAIT_SECONDS}s)"
-  # A changed template rolls the pods one by one: health only counts once every rollout is done.
+  # Deployments roll by themselves; StatefulSets (OnDelete) are rolled below, leader last.
   local workload
-  for workload in $(tier_json "t.workloads.map((w) => w.kind.toLowerCase() + '/' + w.name).join(' ')"); do
+  for workload in $(tier_json "t.workloads.filter((w) => w.kind === 'Deployment').map((w) => 'deployment/' + w.name).join(' ')"); do
     kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
   done
-  (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}")
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}" --no-writes >/dev/null)
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/rollout.ts --namespace "${NAMESPACE}")
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/reconcile.ts --namespace "${NAMESPACE}")
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}")
   log "tier healthy ${PROFILE:+(profile ${PROFILE}) }$(( $(date +%s) - applied ))s after apply; npm run up took $(( $(date +%s) - start ))s"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm run down [-- --volumes] [-- --cluster]`: deletes the tier.
-#   (default)   the tier's objects from dist/, keeping the namespace, its Secrets and the volumes,
-#               so the next `npm run up` finds the data again
+#   (default)   the tier's objects in $HA_TIER_NAMESPACE (default ha-tier), keeping the namespace, its
+#               Secrets and the volumes, so the next `npm run up` finds the data again
 #   --volumes   the whole namespace: volumes (PVCs) and Secrets too
 #   --cluster   the kind cluster as well (on the lab: kind/lab/down.sh, which also stops the
 #               dockerd the lab started)
@@ -37,21 +37,11 @@ main() {
     fi
     return 0
   fi
-  local current; current=$(kubectl config current-context 2>/dev/null || true)
-  [ "${current}" = "${CONTEXT}" ] || die "the kube context is '${current:-none}', not '${CONTEXT}'; refusing to delete anything there."
-  if [ "${volumes}" = true ]; then
-    log "deleting namespace ${NAMESPACE} (workloads, volumes, secrets)"
-    kubectl delete namespace "${NAMESPACE}" --ignore-not-found --wait=true --timeout=180s
-  else
-    [ -f "${REPO_ROOT}/dist/ha-tier.k8s.yaml" ] || (cd "${REPO_ROOT}" && npx --no-install tsx main.ts --namespace "${NAMESPACE}" >/dev/null)
-    log "deleting the tier's objects in ${NAMESPACE}; volumes and secrets stay (--volumes removes them)"
-    # Everything from dist/ but the Namespace itself, which would take the volumes with it.
-    kubectl delete --ignore-not-found --wait=true --timeout=180s \
-      -f <(node -e "
-        const y = require('yaml');
-        const docs = y.parseAllDocuments(require('fs').readFileSync('${REPO_ROOT}/dist/ha-tier.k8s.yaml', 'utf8'));
-        process.stdout.write(docs.filter(d => d.get('kind') !== 'Namespace').map(d => d.toString()).join('---\n'));")
-  fi
+  # tools/down.ts refuses any context but the project's kind cluster (or HA_TIER_ALLOW_CONTEXT), and
+  # deletes exactly the tier of ${NAMESPACE}, rebuilt from the profile its Namespace records.
+  local args=(--namespace "${NAMESPACE}")
+  [ "${volumes}" = true ] && args+=(--volumes)
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/down.ts "${args[@]}")
 }
 
 main "$@"

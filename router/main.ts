@@ -35,7 +35,7 @@ const ENDPOINTS = env('ETCD_ENDPOINTS').split(',').filter(Boolean);
 
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} router ${ME}: ${msg}\n`);
 
-const etcd = new Etcd3({ hosts: ENDPOINTS, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1500 }) });
+const etcd = new Etcd3({ hosts: ENDPOINTS, dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 700 }) });
 const kube = new Kube();
 
 interface Status {
@@ -88,7 +88,16 @@ async function writeSlice(name: string, members: DcsMember[], revision: bigint):
 async function reconcile(): Promise<void> {
   let state: DcsState;
   try {
-    const res = await etcd.getAll().prefix(PREFIX).exec();
+    // A member that just went away fails the call; the client's next call goes to another member, so
+    // try again at once rather than waiting for the next resync.
+    let res: Awaited<ReturnType<ReturnType<ReturnType<typeof etcd.getAll>['prefix']>['exec']>> | undefined;
+    for (let attempt = 1; !res; attempt++) {
+      try {
+        res = await etcd.getAll().prefix(PREFIX).exec();
+      } catch (err) {
+        if (attempt >= ENDPOINTS.length) throw err;
+      }
+    }
     const kvs = (res.kvs ?? []).map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
     state = parseDcs(PREFIX, kvs, BigInt(String(res.header?.revision ?? '0')));
   } catch (err) {

@@ -98,6 +98,9 @@ for (const name of PROFILE_NAMES) {
     }
   });
 }
+Workloads('every StatefulSet is OnDelete: npm run up replaces members leader last (one leader change per rollout)', () => {
+  for (const s of sts(kind)) assert.equal(s.spec.updateStrategy, { type: 'OnDelete' }, s.metadata.name);
+});
 Workloads('etcd, PostgreSQL, Redis and Sentinel keep their state in volumeClaimTemplates on the standard class (kind)', () => {
   for (const n of ['etcd', 'postgres', 'redis', 'sentinel']) {
     const vct = find(kind, 'StatefulSet', n).spec.volumeClaimTemplates;

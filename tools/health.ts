@@ -133,11 +133,17 @@ async function patroniView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], 
   }
   const leaderReady = !!rows.find((r) => r.pod === leader)?.ready;
   const syncOk = !syncMode || expected < 2 || syncStandbys === 1;
+  // The cluster view comes from the DCS, which keeps a leader's key (and its last member data) until
+  // its ttl runs out even when it has stopped serving: ask the leader itself too.
+  const own = leader && leaderReady
+    ? await execJson<{ state?: string; role?: string }>(kube, ns, leader, 'postgres', ['curl', '-s', '--max-time', '3', `${api}/patroni`]).catch(() => ({} as { state?: string; role?: string }))
+    : {};
+  const serving = own.state === 'running' && own.role === 'primary';
   checks.push({
     name: 'patroni',
-    ok: !!leader && replicasOk === expected - 1 && leaderReady && syncOk,
-    detail: `leader ${leader ?? 'none'}, ${replicasOk}/${expected - 1} replicas running on its timeline with lag ≤ 1 MiB` +
-      (syncMode ? `, ${syncStandbys} sync standby` : ', asynchronous'),
+    ok: !!leader && serving && replicasOk === expected - 1 && leaderReady && syncOk,
+    detail: `leader ${leader ?? 'none'}${leader && !serving ? ` (says it is ${own.role ?? '?'}, ${own.state ?? 'not answering'})` : ''}, ` +
+      `${replicasOk}/${expected - 1} replicas running on its timeline with lag ≤ 1 MiB` + (syncMode ? `, ${syncStandbys} sync standby` : ', asynchronous'),
   });
   return { rows, leader, members };
 }

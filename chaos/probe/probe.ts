@@ -4,20 +4,30 @@
  *   - PostgreSQL: INSERTs through the `postgres-primary` Service (pg);
  *   - Redis: SADDs through Sentinel discovery (ioredis, sentinels behind the `sentinel` Service);
  *   - etcd: PUTs across all members (etcd3).
- * Every write carries a unique sequence number. Meanwhile it samples each component's own view every
- * 250 ms: `pg_is_in_recovery()` and Patroni's role on every PostgreSQL pod, every Sentinel's master,
- * every etcd member's leader. Everything goes to stdout as JSON lines (chaos/history.ts: Event).
- * When the stop file appears (or --max-seconds pass) it stops writing, reads every acknowledged write
- * back and reports what is missing.
+ * Every write carries a unique sequence number. Meanwhile it observes each component's own view:
+ *   - every --sample-ms (250; 0 turns sampling off, to measure the probe's own effect): whether each
+ *     PostgreSQL pod can acknowledge a commit (a primary whose synchronous standby streams from it) and
+ *     its Patroni role, whether each Redis server accepts writes (a master with enough good replicas),
+ *     every Sentinel's master, every etcd member's leader;
+ *   - as they happen: Patroni's leader key in etcd (a watch) and the Sentinels' events (+sdown,
+ *     +odown, +elected-leader, +switch-master; pub/sub).
+ * Everything goes to stdout as JSON lines (chaos/history.ts: Event). When the stop file appears (or
+ * --max-seconds pass) it stops writing and reports, per system, every sequence number of this run
+ * that it can read back (`present`); the runner compares that with the acknowledged writes it saw.
+ * `--verify-only` skips the writing (after a fault that killed the probe itself, e.g. a full restart).
  *
- * Usage: node probe.cjs --id RUN [--stop-file F] [--max-seconds 300] [--interval-ms 20]
+ * Client timeouts are those a well-configured application sets (docs/chaos.md): PostgreSQL connect
+ * 1 s, statement 2 s, TCP keepalive after 1 s; Redis connect 1 s, command 2 s, keepalive 1 s; etcd
+ * 1 s per call. A write that hangs is abandoned at 2.5 s and counted as failed.
+ *
+ * Usage: node probe.cjs --id RUN [--stop-file F] [--max-seconds 300] [--interval-ms 20] [--sample-ms 250] [--verify-only]
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { COMPONENTS, System, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
+import { COMPONENTS, SYSTEMS, System, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +35,8 @@ const { values } = parseArgs({
     'stop-file': { type: 'string' },
     'max-seconds': { type: 'string', default: '300' },
     'interval-ms': { type: 'string', default: '20' },
-    systems: { type: 'string', default: 'pg,redis,etcd' },
+    'sample-ms': { type: 'string', default: '250' },
+    'verify-only': { type: 'boolean' },
   },
 });
 if (!values.id || !/^[a-z0-9-]+$/.test(values.id)) {
@@ -35,8 +46,8 @@ if (!values.id || !/^[a-z0-9-]+$/.test(values.id)) {
 const RUN = values.id;
 const STOP_FILE = values['stop-file'] ?? `/tmp/stop-${RUN}`;
 const INTERVAL = Number(values['interval-ms']);
+const SAMPLE_MS = Number(values['sample-ms']);
 const DEADLINE = Date.now() + Number(values['max-seconds']) * 1000;
-const SYSTEMS = values.systems!.split(',') as System[];
 
 const env = (name: string, fallback?: string): string => {
   const v = process.env[name] ?? fallback;
@@ -46,10 +57,8 @@ const env = (name: string, fallback?: string): string => {
 const TIER = JSON.parse(env('HA_TIER_DESCRIPTOR')) as TierDescriptor;
 const NS = TIER.namespace;
 const DOMAIN = TIER.clusterDomain;
-const PG_PODS = TIER.members.postgres.pods;
-const ETCD_PODS = TIER.members.etcd.pods;
-const SENTINEL_PODS = TIER.members.sentinel.pods;
 const ordinal = (pod: string) => Number(pod.slice(pod.lastIndexOf('-') + 1));
+const PATRONI_PREFIX = `${TIER.patroni.dcsPrefix}${TIER.patroni.scope}/`;
 
 let stopping = false;
 const emit = (e: Record<string, unknown>): void => { process.stdout.write(`${JSON.stringify({ t: Date.now(), ...e })}\n`); };
@@ -60,18 +69,18 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 
 // ---- clients ----------------------------------------------------------------------------------
 
-const pgConfig = (h: string): pg.ClientConfig => ({
+const pgConfig = (h: string, statementMs: number): pg.ClientConfig => ({
   host: h, port: COMPONENTS.postgres.ports.postgresql, user: env('PGUSER', TIER.patroni.users.superuser), password: env('PGPASSWORD'), database: 'postgres',
-  connectionTimeoutMillis: 500, query_timeout: 1500, keepAlive: true,
+  connectionTimeoutMillis: 1000, query_timeout: statementMs, statement_timeout: statementMs, keepAlive: true, keepAliveInitialDelayMillis: 1000,
 });
 
 /** A PostgreSQL connection that is rebuilt after any error. */
 class PgConn {
   private client?: pg.Client;
-  constructor(private readonly h: string) {}
+  constructor(private readonly h: string, private readonly statementMs = 2000) {}
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
     if (!this.client) {
-      const c = new pg.Client(pgConfig(this.h));
+      const c = new pg.Client(pgConfig(this.h, this.statementMs));
       c.on('error', () => { if (this.client === c) this.client = undefined; });
       await c.connect().catch((err) => { c.end().catch(() => {}); throw err; });
       this.client = c;
@@ -85,18 +94,19 @@ class PgConn {
       throw err;
     }
   }
-  close() { this.client?.end().catch(() => {}); this.client = undefined; }
 }
 
+const redisPassword = env('REDIS_PASSWORD');
+const sentinelService = { host: serviceHost(COMPONENTS.sentinel.services.client, NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel };
 const primary = new PgConn(serviceHost(COMPONENTS.postgres.services.primary, NS, DOMAIN));
 const redis = new Redis({
-  sentinels: [{ host: serviceHost(COMPONENTS.sentinel.services.client, NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel }],
+  sentinels: [sentinelService],
   name: TIER.redis.masterName,
-  password: env('REDIS_PASSWORD'),
+  password: redisPassword,
   role: 'master',
-  // Longer than a graceful hand-over (writes are paused, then answered READONLY and resent).
   commandTimeout: 2000,
   connectTimeout: 1000,
+  keepAlive: 1000,
   maxRetriesPerRequest: 1,
   enableOfflineQueue: true,
   sentinelRetryStrategy: () => 100,
@@ -108,24 +118,26 @@ const redis = new Redis({
   lazyConnect: false,
 });
 redis.on('error', () => {});
+// The client's own state changes, for the report's evidence when a reconnection takes long.
+for (const ev of ['ready', 'close', 'end', '+node']) redis.on(ev, () => emit({ k: 'log', msg: `redis client ${ev} (status ${redis.status})` }));
 const etcdHosts = [...TIER.etcd.clientUrls];
 const etcd = new Etcd3({ hosts: etcdHosts, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
 
 // ---- writers ----------------------------------------------------------------------------------
 
-const acked: Record<System, number[]> = { pg: [], redis: [], etcd: [] };
 const write: Record<System, (seq: number) => Promise<unknown>> = {
   pg: (seq) => primary.query('INSERT INTO chaos_writes (run, seq) VALUES ($1, $2)', [RUN, seq]),
   redis: (seq) => redis.sadd(`chaos:${RUN}`, String(seq)),
   etcd: (seq) => etcd.put(`chaos/${RUN}/${seq}`).value(String(seq)).exec(),
 };
+const ackedCount: Record<System, number> = { pg: 0, redis: 0, etcd: 0 };
 
 async function writer(s: System): Promise<void> {
   for (let seq = 0; !stopping; seq++) {
     const started = Date.now();
     try {
       await withTimeout(write[s](seq), 2500, `${s} write`);
-      acked[s].push(seq);
+      ackedCount[s]++;
       emit({ k: 'op', s, seq, ok: true, ms: Date.now() - started });
     } catch (err) {
       emit({ k: 'op', s, seq, ok: false, ms: Date.now() - started, e: short(err) });
@@ -134,39 +146,59 @@ async function writer(s: System): Promise<void> {
   }
 }
 
-// ---- samplers ---------------------------------------------------------------------------------
+// ---- observers --------------------------------------------------------------------------------
 
-const pgPods = new Map(PG_PODS.map((p) => [p, new PgConn(podHost('postgres', ordinal(p), NS, DOMAIN))]));
-const sentinels = new Map(SENTINEL_PODS.map((pod) => [pod, new Redis({
+const pgPods = new Map(TIER.members.postgres.pods.map((p) => [p, new PgConn(podHost('postgres', ordinal(p), NS, DOMAIN), 500)]));
+const redisServers = new Map(TIER.members.redis.pods.map((pod) => [pod, new Redis({
+  host: podHost('redis', ordinal(pod), NS, DOMAIN), port: COMPONENTS.redis.ports.redis, password: redisPassword,
+  commandTimeout: 500, connectTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
+})] as const));
+const sentinels = new Map(TIER.members.sentinel.pods.map((pod) => [pod, new Redis({
   host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, commandTimeout: 500, connectTimeout: 500,
   maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
 })] as const));
-for (const s of sentinels.values()) s.on('error', () => {});
-const etcdMembers = new Map(ETCD_PODS.map((p, i) => [p, new Etcd3({ hosts: etcdHosts[i], dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 500 }) })]));
+for (const c of [...redisServers.values(), ...sentinels.values()]) c.on('error', () => {});
+const etcdMembers = new Map(TIER.members.etcd.pods.map((p, i) => [p, new Etcd3({ hosts: etcdHosts[i], dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 500 }) })]));
 let etcdNames = new Map<string, string>();
+
+const WRITABLE_SQL = `SELECT NOT pg_is_in_recovery() AS p, NOT pg_is_in_recovery() AND (current_setting('synchronous_standby_names') = ''
+  OR EXISTS (SELECT 1 FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum') AND state = 'streaming')) AS w`;
+
+/** Whether a Redis server accepts writes: a master with enough good replicas for min-replicas-to-write. */
+function acceptsWrites(info: string, minReplicas: number): boolean {
+  const get = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+  if (get('role') !== 'master') return false;
+  return minReplicas === 0 || Number(get('min_slaves_good_slaves') ?? get('connected_slaves') ?? 0) >= minReplicas;
+}
 
 async function sampleRound(r: number): Promise<void> {
   const jobs: Promise<void>[] = [];
+  const sample = (v: string, pod: string, value: unknown) => emit({ k: 'sample', r, v, pod, value });
   for (const [pod, conn] of pgPods) {
-    jobs.push(conn.query('SELECT pg_is_in_recovery() AS r').then(
-      (res) => emit({ k: 'sample', r, v: 'pg-writable', pod, value: res.rows[0].r === false }),
-      () => emit({ k: 'sample', r, v: 'pg-writable', pod, value: null }),
+    // Writable means it can acknowledge a commit: a primary whose synchronous standby (if it names
+    // one) streams from it. A frozen-then-thawed old primary is not in recovery for a moment, but its
+    // standby follows the new leader: its commits would wait, never be acknowledged.
+    jobs.push(conn.query(WRITABLE_SQL).then(
+      (res) => { sample('pg-primary', pod, res.rows[0].p === true); sample('pg-writable', pod, res.rows[0].w === true); },
+      () => { sample('pg-primary', pod, null); sample('pg-writable', pod, null); },
     ));
     jobs.push(fetch(`http://${podHost('postgres', ordinal(pod), NS, DOMAIN)}:${COMPONENTS.postgres.ports.patroni}/patroni`, { signal: AbortSignal.timeout(500) })
       .then((res) => res.json() as Promise<{ role?: string }>)
-      .then((j) => emit({ k: 'sample', r, v: 'patroni', pod, value: j.role ?? null }), () => emit({ k: 'sample', r, v: 'patroni', pod, value: null })));
+      .then((j) => sample('patroni', pod, j.role ?? null), () => sample('patroni', pod, null)));
+  }
+  for (const [pod, c] of redisServers) {
+    jobs.push(Promise.all([c.info('replication'), c.config('GET', 'min-replicas-to-write') as Promise<string[]>]).then(
+      ([info, cfg]) => sample('redis-writable', pod, acceptsWrites(info, Number(cfg?.[1] ?? 0))),
+      () => sample('redis-writable', pod, null),
+    ));
   }
   for (const [pod, s] of sentinels) {
     jobs.push((s.call('SENTINEL', 'get-master-addr-by-name', TIER.redis.masterName) as Promise<string[] | null>).then(
-      (addr) => emit({ k: 'sample', r, v: 'sentinel', pod, value: addr?.[0]?.split('.')[0] ?? null }),
-      () => emit({ k: 'sample', r, v: 'sentinel', pod, value: null }),
-    ));
+      (addr) => sample('sentinel', pod, addr?.[0]?.split('.')[0] ?? null), () => sample('sentinel', pod, null)));
   }
   for (const [pod, client] of etcdMembers) {
     jobs.push(client.maintenance.status().then(
-      (st) => emit({ k: 'sample', r, v: 'etcd', pod, value: etcdNames.get(String(st.leader)) ?? String(st.leader) }),
-      () => emit({ k: 'sample', r, v: 'etcd', pod, value: null }),
-    ));
+      (st) => sample('etcd', pod, etcdNames.get(String(st.leader)) ?? String(st.leader)), () => sample('etcd', pod, null)));
   }
   await Promise.all(jobs);
 }
@@ -175,8 +207,50 @@ async function sampler(): Promise<void> {
   for (let r = 0; !stopping; r++) {
     const started = Date.now();
     await withTimeout(sampleRound(r), 1500, 'sample round').catch(() => {});
-    await sleep(Math.max(0, 250 - (Date.now() - started)));
+    await sleep(Math.max(0, SAMPLE_MS - (Date.now() - started)));
   }
+}
+
+/**
+ * Patroni's leader key, as etcd reports each change of it: one watch per member (a member lost with
+ * the fault must not delay the event), each change emitted once, by the first watch that sees it.
+ */
+async function watchLeaderKey(): Promise<void> {
+  const key = `${PATRONI_PREFIX}leader`;
+  let last: string | null | undefined;
+  const seen = (value: string | null) => { if (value !== last) { last = value; emit({ k: 'dcs', key: 'leader', value }); } };
+  await Promise.all([...etcdMembers.values()].map(async (client) => {
+    while (!stopping) {
+      try {
+        const watcher = await client.watch().key(key).create();
+        seen(await client.get(key).string());
+        watcher.on('put', (kv) => seen(kv.value.toString()));
+        watcher.on('delete', () => seen(null));
+        await new Promise<void>((resolve) => {
+          watcher.on('end', resolve);
+          watcher.on('error', () => resolve());
+          const t = setInterval(() => { if (stopping) { clearInterval(t); void watcher.cancel(); resolve(); } }, 200);
+        });
+      } catch {
+        await sleep(300);
+      }
+    }
+  }));
+}
+
+/** The Sentinels' failover events, from each Sentinel's pub/sub. */
+function watchSentinelEvents(): Redis[] {
+  const channels = ['+sdown', '-sdown', '+odown', '-odown', '+elected-leader', '+failover-state-send-slaveof-noone', '+switch-master', '+failover-end', '+convert-to-slave'];
+  return TIER.members.sentinel.pods.map((pod) => {
+    const sub = new Redis({ host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, connectTimeout: 500, retryStrategy: () => 200 });
+    sub.on('error', () => {});
+    sub.subscribe(...channels).catch(() => {});
+    sub.on('message', (channel: string, message: string) => {
+      // Events about the master itself (not its replicas or other sentinels), and the promotion order.
+      if (channel === '+switch-master' || channel === '+failover-state-send-slaveof-noone' || message.startsWith('master ')) emit({ k: 'sentinel-event', pod, event: channel, msg: message.slice(0, 200) });
+    });
+    return sub;
+  });
 }
 
 // ---- verification -----------------------------------------------------------------------------
@@ -193,22 +267,20 @@ async function retry<T>(what: string, fn: () => Promise<T>, seconds = 60): Promi
   }
 }
 
-async function verify(s: System): Promise<void> {
+/** Emits every sequence number of this run that system `s` returns when read back. */
+async function readBack(s: System): Promise<void> {
   try {
     let present: number[];
     if (s === 'pg') {
-      const res = await retry('reading chaos_writes', () => primary.query('SELECT seq FROM chaos_writes WHERE run = $1', [RUN]));
-      present = res.rows.map((row) => Number(row.seq));
+      present = (await retry('reading chaos_writes', () => primary.query('SELECT seq FROM chaos_writes WHERE run = $1', [RUN]), 120)).rows.map((row) => Number(row.seq));
     } else if (s === 'redis') {
-      present = (await retry('reading the Redis set', () => redis.smembers(`chaos:${RUN}`))).map(Number);
+      present = (await retry('reading the Redis set', () => redis.smembers(`chaos:${RUN}`), 120)).map(Number);
     } else {
-      const keys = await retry('reading etcd keys', () => etcd.getAll().prefix(`chaos/${RUN}/`).keys());
-      present = keys.map((k) => Number(k.split('/').pop()));
+      present = (await retry('reading etcd keys', () => etcd.getAll().prefix(`chaos/${RUN}/`).keys(), 120)).map((k) => Number(k.split('/').pop()));
     }
-    const have = new Set(present);
-    emit({ k: 'verify', s, acked: acked[s].length, missing: acked[s].filter((q) => !have.has(q)), complete: true });
+    emit({ k: 'present', s, seqs: present.sort((a, b) => a - b), complete: true });
   } catch (err) {
-    emit({ k: 'verify', s, acked: acked[s].length, missing: [], complete: false, e: short(err) });
+    emit({ k: 'present', s, seqs: [], complete: false, e: short(err) });
   }
 }
 
@@ -221,17 +293,21 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  await retry('creating chaos_writes', () => primary.query('CREATE TABLE IF NOT EXISTS chaos_writes (run text NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run, seq))'), 30);
-  const members = await retry('listing etcd members', () => etcd.cluster.memberList({}), 30);
-  etcdNames = new Map((members.members ?? []).map((m) => [String(m.ID), m.name]));
-  const workers = [...SYSTEMS.map((s) => writer(s)), sampler()];
-  // Ready once every system has acknowledged a write.
-  await retry('first writes', async () => { if (SYSTEMS.some((s) => acked[s].length === 0)) throw new Error('waiting'); }, 60);
-  emit({ k: 'ready' });
-  while (!existsSync(STOP_FILE) && Date.now() < DEADLINE) await sleep(100);
-  stopping = true;
-  await Promise.all(workers);
-  for (const s of SYSTEMS) await verify(s);
+  if (!values['verify-only']) {
+    await retry('creating chaos_writes', () => primary.query('CREATE TABLE IF NOT EXISTS chaos_writes (run text NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run, seq))'), 30);
+    const members = await retry('listing etcd members', () => etcd.cluster.memberList({}), 30);
+    etcdNames = new Map((members.members ?? []).map((m) => [String(m.ID), m.name]));
+    const subs = watchSentinelEvents();
+    const workers = [...SYSTEMS.map((s) => writer(s)), watchLeaderKey(), ...(SAMPLE_MS > 0 ? [sampler()] : [])];
+    // Ready once every system has acknowledged a write.
+    await retry('first writes', async () => { if (SYSTEMS.some((s) => ackedCount[s] === 0)) throw new Error('waiting'); }, 60);
+    emit({ k: 'ready', sampleMs: SAMPLE_MS });
+    while (!existsSync(STOP_FILE) && Date.now() < DEADLINE) await sleep(100);
+    stopping = true;
+    await Promise.all(workers);
+    for (const s of subs) s.disconnect();
+  }
+  for (const s of SYSTEMS) await readBack(s);
   await cleanup();
   emit({ k: 'done' });
 }

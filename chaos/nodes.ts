@@ -1,0 +1,71 @@
+/**
+ * The runner's hands on the cluster's nodes, for faults Kubernetes has no API for (a crashed process,
+ * a frozen or stopped node, a network partition). On kind every node is a local container, reached
+ * with `docker` (pause, stop, exec of crictl and iptables in the node). Anywhere else these faults are
+ * refused with one sentence: they need the nodes' runtime, which a remote cluster does not lend.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { UserError } from '../tools/kube.js';
+
+const run = promisify(execFile);
+
+export class KindNodes {
+  private constructor(public readonly cluster: string, public readonly nodes: string[]) {}
+
+  /** The kind cluster's nodes, or a UserError saying why these faults cannot run here. */
+  static async find(cluster: string, context: string, fault: string): Promise<KindNodes> {
+    const refuse = (why: string) => new UserError(`fault ${fault} acts on nodes through their container runtime and works on a kind cluster only: ${why}`);
+    if (context !== `kind-${cluster}`) throw refuse(`the kube context is ${context}, not kind-${cluster}`);
+    let out: string;
+    try {
+      ({ stdout: out } = await run('docker', ['ps', '--filter', `label=io.x-k8s.kind.cluster=${cluster}`, '--format', '{{.Names}}'], { timeout: 20_000 }));
+    } catch (err) {
+      throw refuse(`docker does not answer (${(err as Error).message.split('\n')[0]})`);
+    }
+    const nodes = out.split('\n').map((s) => s.trim()).filter(Boolean).sort();
+    if (nodes.length === 0) throw refuse(`docker runs no node of kind cluster ${cluster}`);
+    return new KindNodes(cluster, nodes);
+  }
+
+  /** Runs `argv` inside a node container; throws with its stderr on failure. */
+  async exec(node: string, argv: string[], timeoutMs = 20_000): Promise<string> {
+    try {
+      const { stdout } = await run('docker', ['exec', node, ...argv], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`${argv.join(' ')} on ${node}: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
+    }
+  }
+
+  /** Runs `argv` inside a node container with `input` on its stdin. */
+  execInput(node: string, argv: string[], input: string, timeoutMs = 20_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = execFile('docker', ['exec', '-i', node, ...argv], { timeout: timeoutMs }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${argv.join(' ')} on ${node}: ${(stderr || err.message).trim().split('\n').slice(-1)[0]}`));
+        else resolve(stdout);
+      });
+      child.stdin?.end(input);
+    });
+  }
+
+  async docker(args: string[], timeoutMs = 60_000): Promise<void> {
+    await run('docker', args, { timeout: timeoutMs });
+  }
+
+  pause(node: string) { return this.docker(['pause', node]); }
+  unpause(node: string) { return this.docker(['unpause', node]); }
+  /** Stops a node the way a shutdown does: its init gets the stop signal, then SIGKILL after 10 s. */
+  stop(nodes: string[]) { return this.docker(['stop', '--time', '10', ...nodes], 120_000); }
+  start(nodes: string[]) { return this.docker(['start', ...nodes], 120_000); }
+
+  /** The host PID (in the node's PID namespace) of a pod's container's main process. */
+  async containerPid(node: string, pod: string, container: string): Promise<number> {
+    const id = (await this.exec(node, ['crictl', 'ps', '-q', '--state', 'running', '--label', `io.kubernetes.pod.name=${pod}`, '--label', `io.kubernetes.container.name=${container}`])).trim().split('\n')[0];
+    if (!id) throw new Error(`no running container ${container} of ${pod} on ${node}`);
+    const pid = Number((await this.exec(node, ['crictl', 'inspect', '--output', 'go-template', '--template', '{{.info.pid}}', id])).trim());
+    if (!Number.isInteger(pid) || pid <= 1) throw new Error(`crictl gave no PID for container ${id} of ${pod}`);
+    return pid;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The phases of a failover, as the components' own views and the API saw them, each beside the bound
+ * the settings predict: pure functions over a trial's events (chaos/history.ts), unit-tested in
+ * tests/chaos-phases.test.ts.
+ *
+ *   PostgreSQL: lock released (Patroni's leader key lost its holder) → new lock holder → promoted (the
+ *     new leader answers writable) → routed (postgres-primary lists exactly it) → first write.
+ *   Redis: detected (+sdown of the master) → promotion asked (a sentinel sent REPLICAOF NO ONE) →
+ *     switch-master (clients told) → first write.
+ *   etcd: leader elected (a majority of members name a new leader) → first write.
+ *   Nodes: node NotReady (the node controller's verdict), for faults that take a node away.
+ */
+import type { TierDescriptor } from '../contract/index.js';
+import { Event, Op, leaderTimeline, writeGap } from './history.js';
+
+export type PhaseName = 'lock released' | 'new lock holder' | 'promoted' | 'routed' | 'detected' | 'promotion asked' |
+  'switch-master' | 'leader elected' | 'first write' | 'node NotReady';
+
+export interface Phase {
+  name: PhaseName;
+  /** ms after the fault, or null when it did not happen in the trial. */
+  ms: number | null;
+  /** The bound the settings predict, ms after the fault; null when the settings predict none. */
+  boundMs: number | null;
+  /** The phase came later than its bound. */
+  exceeded: boolean;
+}
+
+/** How a fault lets a failover start: the leader hands over itself, its process dies, or it goes silent. */
+export type FailoverKind = 'handover' | 'crash' | 'silent' | 'none';
+
+/** Bounds per phase, in ms after the fault, from the tier's settings and the kind of failover. */
+export function predictedBounds(tier: TierDescriptor, kind: FailoverKind): Partial<Record<PhaseName, number>> {
+  const dcs = tier.patroni.dcs as { ttl: number; loop_wait: number };
+  const ttl = dcs.ttl * 1000;
+  const loop = dcs.loop_wait * 1000;
+  const downAfter = tier.redis.downAfterMilliseconds;
+  // Patroni: a leader that hands over releases its key at once; one whose process died comes back
+  // (primary_start_timeout 0) or loses the key after ttl; a silent one (frozen, cut off, node lost)
+  // keeps it until ttl after its last renewal. Replicas watch the key and race for it at once;
+  // promotion takes up to a loop; the router follows within a second (its own target).
+  const release = kind === 'handover' ? 2 * loop + 2000 : ttl + loop;
+  // Sentinel: pings every second, so a silent master is +sdown within down-after + 1 s; a vote and
+  // the promotion follow within about 2 s. A hand-over asks for the promotion itself.
+  const detect = downAfter + 1000;
+  const switchMaster = (kind === 'handover' ? 2000 : detect) + 3000;
+  return {
+    'lock released': release,
+    'new lock holder': release + 1000,
+    promoted: release + 1000 + loop,
+    routed: release + 2000 + loop,
+    detected: detect,
+    'promotion asked': kind === 'handover' ? 2000 : detect + 2000,
+    'switch-master': switchMaster,
+    // etcd: election timeout 1 s, plus a heartbeat and the client's 1 s deadline.
+    'leader elected': 2500,
+    'node NotReady': 40_000 + 5_000,
+  };
+}
+
+const after = <T extends Event>(events: Event[], t0: number, pred: (e: Event) => e is T): T | undefined =>
+  events.filter((e): e is T => pred(e) && e.t >= t0).sort((a, b) => a.t - b.t)[0];
+
+/** The phases of the view `view` for a trial whose fault started at `t0`. */
+export function phases(events: Event[], t0: number, until: number, view: 'patroni' | 'sentinel' | 'etcd', oldLeader: string | null,
+  bounds: Partial<Record<PhaseName, number>>, opts: { node?: string } = {}): Phase[] {
+  const out: { name: PhaseName; t: number | null }[] = [];
+  const first = (name: PhaseName, e: Event | undefined) => out.push({ name, t: e?.t ?? null });
+  if (view === 'patroni') {
+    const released = after(events, t0, (e): e is Extract<Event, { k: 'dcs' }> => e.k === 'dcs' && e.value !== oldLeader);
+    const holder = after(events, t0, (e): e is Extract<Event, { k: 'dcs' }> => e.k === 'dcs' && !!e.value && e.value !== oldLeader);
+    first('lock released', released);
+    first('new lock holder', holder);
+    const leader = holder?.value;
+    first('promoted', leader ? after(events, t0, (e): e is Extract<Event, { k: 'sample' }> => e.k === 'sample' && e.v === 'pg-writable' && e.pod === leader && e.value === true) : undefined);
+    first('routed', leader ? after(events, t0, (e): e is Extract<Event, { k: 'slice' }> => e.k === 'slice' && e.pods.length === 1 && e.pods[0] === leader) : undefined);
+  } else if (view === 'sentinel') {
+    first('detected', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && (e.event === '+sdown' || e.event === '+odown')));
+    first('promotion asked', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && e.event === '+failover-state-send-slaveof-noone'));
+    first('switch-master', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && e.event === '+switch-master'));
+  } else {
+    const tl = leaderTimeline(events, 'etcd');
+    const next = tl.find((p) => p.t >= t0 && p.leader !== null && p.leader !== oldLeader);
+    out.push({ name: 'leader elected', t: next?.t ?? null });
+  }
+  // The first acknowledged write after the outage (the end of the client's longest gap), or, when
+  // the writes never stopped (a gap under half a second), the first one after the fault.
+  const system = view === 'patroni' ? 'pg' : view === 'sentinel' ? 'redis' : 'etcd';
+  const gap = writeGap(events, system, t0, until);
+  const outage = gap.gapMs !== null && gap.gapMs >= 500;
+  const firstAck = outage
+    ? (gap.to !== null && gap.to < until ? events.find((e) => e.k === 'op' && (e as Op).s === system && (e as Op).ok && e.t === gap.to) : undefined)
+    : after(events, t0, (e): e is Op => e.k === 'op' && (e as Op).s === system && (e as Op).ok);
+  out.push({ name: 'first write', t: firstAck?.t ?? null });
+  if (opts.node) {
+    first('node NotReady', after(events, t0, (e): e is Extract<Event, { k: 'node' }> => e.k === 'node' && e.node === opts.node && !e.ready));
+  }
+  return out.map(({ name, t }) => {
+    const ms = t === null ? null : t - t0;
+    const bound = name === 'first write' ? firstWriteBound(out, bounds) : bounds[name] ?? null;
+    return { name, ms, boundMs: bound, exceeded: ms !== null && bound !== null && ms > bound };
+  });
+}
+
+/** The first write is due a second after the last routing phase's bound. */
+function firstWriteBound(out: { name: PhaseName }[], bounds: Partial<Record<PhaseName, number>>): number | null {
+  const last = ['routed', 'switch-master', 'leader elected'].find((n) => out.some((p) => p.name === n)) as PhaseName | undefined;
+  const b = last ? bounds[last] : undefined;
+  return b === undefined ? null : b + 1000;
+}

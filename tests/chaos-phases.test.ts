@@ -1,0 +1,98 @@
+/** Failover phases and the history's new measures (chaos/phases.ts, chaos/history.ts), on crafted histories. */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TierDescriptor } from '../contract/index.js';
+import { describeTier } from '../charts/app.js';
+import { Event, Op, Sample, leaderChanges, leaderTimeline, routingDisagreement, splitBrain } from '../chaos/history.js';
+import { phases, predictedBounds } from '../chaos/phases.js';
+
+const T0 = 1_700_000_000_000;
+const op = (t: number, seq: number, ok = true, s: Op['s'] = 'pg'): Op => ({ k: 'op', t: T0 + t, s, seq, ok, ms: 5 });
+const sample = (t: number, r: number, v: Sample['v'], pod: string, value: Sample['value']): Sample => ({ k: 'sample', t: T0 + t, r, v, pod, value });
+const tier: TierDescriptor = describeTier({ profile: 'kind' });
+
+/** A frozen leader: its key expires at 19 s, postgres-1 takes it, promotes at 19.9 s, is routed at 19.5 s, writes resume at 20.1 s. */
+function frozenLeader(): Event[] {
+  const events: Event[] = [{ k: 'dcs', t: T0 - 5_000, key: 'leader', value: 'postgres-0' }, { k: 'slice', t: T0 - 5_000, pods: ['postgres-0'] }];
+  for (let t = -2_000, seq = 0; t < 25_000; t += 50, seq++) if (t < 0 || t > 20_100) events.push(op(t, seq));
+  events.push({ k: 'dcs', t: T0 + 19_000, key: 'leader', value: null }, { k: 'dcs', t: T0 + 19_200, key: 'leader', value: 'postgres-1' });
+  events.push({ k: 'slice', t: T0 + 19_000, pods: [] }, { k: 'slice', t: T0 + 19_500, pods: ['postgres-1'] });
+  for (let r = 0; r < 100; r++) {
+    const t = r * 250 - 1_000;
+    events.push(sample(t, r, 'pg-writable', 'postgres-0', t < 0 ? true : null));
+    events.push(sample(t, r, 'pg-writable', 'postgres-1', t >= 19_900 ? true : false));
+  }
+  return events;
+}
+
+const Phases = suite('failover phases');
+Phases('a silent leader: every phase from the components\' own events, beside the bounds ttl predicts', () => {
+  const bounds = predictedBounds(tier, 'silent');
+  const ph = phases(frozenLeader(), T0, T0 + 25_000, 'patroni', 'postgres-0', bounds);
+  assert.equal(ph.map((p) => [p.name, p.ms]), [['lock released', 19_000], ['new lock holder', 19_200], ['promoted', 20_000], ['routed', 19_500], ['first write', 20_150]]);
+  assert.is(bounds['lock released'], 22_000, 'ttl 20 s after the last renewal, plus a loop');
+  assert.ok(ph.every((p) => !p.exceeded));
+});
+Phases('a phase later than its bound is flagged', () => {
+  const ph = phases(frozenLeader(), T0, T0 + 25_000, 'patroni', 'postgres-0', predictedBounds(tier, 'handover'));
+  assert.ok(ph.find((p) => p.name === 'lock released')!.exceeded, 'a hand-over should have released the key within seconds');
+});
+Phases('Redis: detection, promotion and switch-master come from the sentinels\' events', () => {
+  const events: Event[] = [
+    ...[0, 1, 2].map((i) => op(i * 50 - 200, i, true, 'redis')), op(3_000, 3, true, 'redis'),
+    { k: 'sentinel-event', t: T0 + 1_500, pod: 'sentinel-0', event: '+sdown', msg: 'master mymaster ...' },
+    { k: 'sentinel-event', t: T0 + 1_750, pod: 'sentinel-1', event: '+failover-state-send-slaveof-noone', msg: 'slave ...' },
+    { k: 'sentinel-event', t: T0 + 2_700, pod: 'sentinel-0', event: '+switch-master', msg: 'mymaster a 6379 b 6379' },
+  ];
+  const ph = phases(events, T0, T0 + 5_000, 'sentinel', 'redis-0', predictedBounds(tier, 'crash'));
+  assert.equal(ph.map((p) => [p.name, p.ms]), [['detected', 1_500], ['promotion asked', 1_750], ['switch-master', 2_700], ['first write', 3_000]]);
+});
+Phases('a node taken away adds its NotReady time', () => {
+  const events: Event[] = [...frozenLeader(), { k: 'node', t: T0 + 41_000, node: 'ha-tier-worker', ready: false }];
+  const ph = phases(events, T0, T0 + 60_000, 'patroni', 'postgres-0', predictedBounds(tier, 'silent'), { node: 'ha-tier-worker' });
+  assert.equal(ph.at(-1), { name: 'node NotReady', ms: 41_000, boundMs: 45_000, exceeded: false });
+});
+Phases.run();
+
+const Measures = suite('routing, leader changes and Redis split brain');
+Measures('the routed primary is stale while it names a pod that is not the writable primary', () => {
+  const events: Event[] = [
+    { k: 'slice', t: T0 - 1_000, pods: ['postgres-0'] }, { k: 'slice', t: T0 + 3_000, pods: ['postgres-1'] },
+    sample(-500, 0, 'pg-writable', 'postgres-0', true), sample(1_000, 1, 'pg-writable', 'postgres-0', false), sample(1_000, 1, 'pg-writable', 'postgres-1', true),
+  ];
+  assert.equal(routingDisagreement(events, T0, T0 + 5_000), { multiMs: 0, staleMs: 2_000 });
+  const two: Event[] = [{ k: 'slice', t: T0, pods: ['postgres-0', 'postgres-1'] }, { k: 'slice', t: T0 + 1_500, pods: ['postgres-1'] }];
+  assert.is(routingDisagreement(two, T0, T0 + 5_000).multiMs, 1_500);
+});
+Measures('leader changes count transitions after the fault, not rounds without a leader', () => {
+  const tl = [{ t: T0 - 100, leader: 'a' }, { t: T0 + 100, leader: null }, { t: T0 + 200, leader: 'b' }, { t: T0 + 300, leader: null }, { t: T0 + 400, leader: 'b' }, { t: T0 + 500, leader: 'c' }];
+  assert.equal(leaderChanges(tl, T0), { count: 2, leaders: ['b', 'c'] });
+  const events = [sample(0, 1, 'patroni', 'postgres-0', 'primary'), sample(0, 1, 'patroni', 'postgres-1', 'replica')];
+  assert.equal(leaderChanges(leaderTimeline(events, 'patroni'), T0 - 1).count, 0);
+});
+Measures('two Redis masters accepting writes in one round are a Redis split brain; a refusing old master is not', () => {
+  const events = [
+    sample(0, 1, 'redis-writable', 'redis-0', true), sample(0, 1, 'redis-writable', 'redis-1', false),
+    sample(250, 2, 'redis-writable', 'redis-0', true), sample(250, 2, 'redis-writable', 'redis-1', true),
+    sample(500, 3, 'redis-writable', 'redis-0', false), sample(500, 3, 'redis-writable', 'redis-1', true),
+  ];
+  assert.equal(splitBrain(events, 'redis-writable').rounds.map((r) => r.r), [2]);
+  assert.equal(splitBrain(events).rounds, [], 'the PostgreSQL view is separate');
+});
+Measures.run();
+
+const Logs = suite('log findings');
+Logs('an interrupted switchover and a second postmaster are found; ordinary lines are not', async () => {
+  const { logFindings } = await import('../chaos/trial.js');
+  const lines = [
+    '2026-11-30T15:06:25.056Z patroni-prestop: primary postgres-1 (deletion grace 45): requesting a switchover to the best replica',
+    '2026-11-30 15:06:41,369 INFO: Lock owner: postgres-0; I am postgres-1',
+    'pg_ctl: could not send reload signal (PID: 86): No such process',
+    '2026-11-30T15:06:25.056Z patroni-start: FENCED: patroni lock still held after 120s',
+  ];
+  const found = logFindings(lines, 'postgres-1', 'pod-delete-force');
+  assert.is(found.length, 3);
+  assert.match(found[0], 'postgres-1: a switchover was started by a pod that was being force-deleted');
+  assert.is(logFindings(lines, 'postgres-1', 'pod-delete').length, 2, 'a graceful delete is meant to hand over');
+});
+Logs.run();

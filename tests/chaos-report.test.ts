@@ -1,0 +1,44 @@
+/** The chaos report plots and judges what it should (chaos/report.ts). */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chartData, checkObjectives, matches, summarize } from '../chaos/report.js';
+import type { TrialResult } from '../chaos/trial.js';
+
+const T0 = 1_700_000_000_000;
+function trial(scenario: string, system: TrialResult['system'], over: Partial<TrialResult> = {}): TrialResult {
+  const events = [
+    // pg acknowledges every 100 ms; etcd twice as often: a chart of the wrong client shows it.
+    ...Array.from({ length: 40 }, (_, i) => ({ k: 'op' as const, t: T0 + i * 100 - 1_000, s: 'pg' as const, seq: i, ok: true, ms: 1 })),
+    ...Array.from({ length: 80 }, (_, i) => ({ k: 'op' as const, t: T0 + i * 50 - 1_000, s: 'etcd' as const, seq: i, ok: true, ms: 1 })),
+  ];
+  return {
+    scenario, fault: 'f', namespace: 'ha-tier', trial: 1, target: null, targetNode: null, detail: '', system, view: 'patroni', faultAt: T0,
+    oldLeader: null, newLeader: null, newLeaderMs: null, writeGapMs: 1000, writeGapFrom: null, failedWrites: 0, podReadyMs: null, recoveredMs: 5000,
+    lostAcked: { pg: 0, redis: 0, etcd: 0 }, ackedWrites: { pg: 0, redis: 0, etcd: 0 }, verified: { pg: true, redis: true, etcd: true },
+    splitBrainRounds: 0, redisSplitRounds: 0, twoPrimariesRounds: 0, leaderChanges: { patroni: 1, sentinel: 0, etcd: 0 }, primaryMultiMs: 0, primaryStaleMs: 0,
+    routingLagMs: null, phases: [], otherGapsMs: {}, sampleMs: 250, logFindings: [], events, ...over,
+  };
+}
+
+const Chart = suite('writes chart');
+Chart('plots the headline client of the trial, whatever the scenario is called (the soak bug)', () => {
+  // The old chart guessed the client from the name's prefix: "etcd-quorum-loss" would plot etcd.
+  const rows = chartData([trial('etcd-quorum-loss', 'pg')]);
+  const perBucket = Math.max(...rows.map((r) => r.acked));
+  assert.is(perBucket, 3, 'pg acknowledges 2-3 writes per 250 ms here; etcd would show 5');
+});
+Chart.run();
+
+const Objectives = suite('objectives');
+Objectives('patterns select scenarios by name', () => {
+  assert.ok(matches('*-crash', 'pg-leader-crash'));
+  assert.ok(matches('*', 'anything'));
+  assert.not.ok(matches('pg-*', 'redis-master-crash'));
+  assert.not.ok(matches('pg-leader', 'pg-leader-crash'), 'no pattern, no prefix match');
+});
+Objectives('a leader-change objective is judged on the worst trial', () => {
+  const s = summarize([trial('rolling-update-postgres', 'pg'), trial('rolling-update-postgres', 'pg', { leaderChanges: { patroni: 2, sentinel: 0, etcd: 0 } })]);
+  const [r] = checkObjectives([{ scenario: 'rolling-update-*', measure: 'leaderChanges.patroni', stat: 'max', max: 1 }], s, 'ha-tier');
+  assert.equal([r.actual, r.met], [2, false]);
+});
+Objectives.run();
