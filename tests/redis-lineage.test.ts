@@ -17,9 +17,9 @@ Lineage('parses a record and refuses a malformed one', () => {
   assert.is(parsePosition('garbage'), null);
 });
 Lineage('the master\'s history reaches its own id up to its offset, and earlier ids up to where they were left', () => {
-  const reach = masterReach([rec(B, 900, A, 500)], [rec(B, 900, A, 500)]);
+  const reach = masterReach({ start: null, now: rec(B, 900, A, 500) }, [rec(B, 900, A, 500)]);
   assert.equal([...reach.entries()].sort(), [[A, 500], [B, 900]]);
-  const chained = masterReach([rec(C, 2_000, B, 1_500)], [rec(C, 2_000, B, 1_500), rec(B, 1_200, A, 700)]);
+  const chained = masterReach({ start: null, now: rec(C, 2_000, B, 1_500) }, [rec(C, 2_000, B, 1_500), rec(B, 1_200, A, 700)]);
   assert.is(chained.get(A), 700, 'two failovers back, through another server\'s record');
 });
 Lineage('the issue\'s case: a lagging server became master after a full restart; the others had more of the same history', () => {
@@ -54,5 +54,14 @@ Lineage('a master that took over behind what the killed master had acknowledged 
 Lineage('a record in a history the master\'s records no longer reach is not judged, and records-less servers neither', () => {
   assert.equal(lineageProblems({ pod: 'redis-0', start: rec(A, 10), now: null }, [{ pod: 'redis-1', start: rec(C, 10), now: null }]), []);
   assert.equal(lineageProblems({ pod: 'redis-0', start: null, now: rec(A, 10, Z, -1, 'master') }, [{ pod: 'redis-1', start: null, now: null }]), []);
+});
+Lineage('no flag when the master left an id at a point no record shows: its own older record there is only a lower bound', () => {
+  // Seen on the lab: redis-1 started as a replica in A (15157705) and went on replicating A; redis-0
+  // took over A at 15460704 (B), redis-1 later took over B (C). redis-0's record of that switch was
+  // overwritten after its full resync, so nothing says where the master's history left A.
+  assert.equal(lineageProblems(
+    { pod: 'redis-1', start: rec(A, 15_157_705), now: rec(C, 17_103_159, B, 16_980_349, 'master') },
+    [{ pod: 'redis-0', start: rec(A, 15_030_954), now: rec(C, 17_103_159) }, { pod: 'redis-2', start: rec(A, 15_459_940, Z, -1, 'master'), now: rec(C, 17_103_159) }],
+  ), []);
 });
 Lineage.run();

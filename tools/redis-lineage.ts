@@ -32,18 +32,27 @@ export function parsePosition(line: string | undefined): Position | null {
 }
 
 /**
- * How far the master's history reaches into each replication id, from every record there is: the
- * master's own records reach their id up to their offset, and each record that switched ids (replid2
- * up to second_offset, then replid) links an older id to a newer one. Redis keeps one previous id per
- * server; chaining the links of all servers' records follows a history across several failovers.
+ * How far the master's history reaches into each replication id, where that is known exactly:
+ *   - its current id, up to its current offset;
+ *   - the id of the data it started from, up to that record's offset, when it has started a history
+ *     of its own since (it started as the master: a new id and no previous one) and so received
+ *     nothing more of the old one;
+ *   - and every link: a record that switched ids (replid2 up to second_offset, then replid) ends the
+ *     older id exactly where the newer one began. Redis keeps one previous id per server; chaining
+ *     the links of all servers' records follows a history across several failovers.
+ * An id the master once replicated but left at a point no record shows is not in the map: a record
+ * of the master in it is only a lower bound of what it holds, and nothing can be judged from it.
  */
-export function masterReach(master: Position[], all: Position[]): Map<string, number> {
+export function masterReach(master: { start: Position | null; now: Position | null }, all: Position[]): Map<string, number> {
   const reach = new Map<string, number>();
   const raise = (id: string, offset: number) => {
     if (!/^0+$/.test(id) && offset > (reach.get(id) ?? -1)) { reach.set(id, offset); return true; }
     return false;
   };
-  for (const q of master) raise(q.replid, q.offset);
+  const { start, now } = master;
+  if (now) raise(now.replid, now.offset);
+  if (start && now && /^0+$/.test(now.replid2) && start.replid !== now.replid) raise(start.replid, start.offset);
+  if (start && !now) raise(start.replid, start.offset);
   const links = all.filter((q) => Number.isFinite(q.secondOffset) && q.secondOffset >= 0 && !/^0+$/.test(q.replid2));
   for (let changed = true; changed;) {
     changed = false;
@@ -70,10 +79,9 @@ export interface ServerRecords {
  * restarts) cannot be judged and is not flagged. `slack` allows for records taken a moment apart.
  */
 export function lineageProblems(master: ServerRecords, others: ServerRecords[], slack = 64 * 1024): string[] {
-  const own = [master.start, master.now].filter((p): p is Position => p !== null);
-  if (own.length === 0) return [];
+  if (!master.start && !master.now) return [];
   const all = [master, ...others].flatMap((s) => [s.start, s.now]).filter((p): p is Position => p !== null);
-  const reach = masterReach(own, all);
+  const reach = masterReach(master, all);
   const problems: string[] = [];
   for (const s of others) {
     const p = s.start;
