@@ -16,6 +16,9 @@ import { progress } from './kube.js';
 const OUT = 'results/chaos-e2e';
 const Chaos = suite('chaos runner');
 
+/** Faults after which an old Redis master may accept writes for a bounded window (see assertSafe). */
+const REDIS_WINDOW = ['partition', 'sentinel-cut', 'node-freeze'];
+
 /** What must hold after every fault, whatever its timing. */
 export function assertSafe(t: TrialResult): void {
   const what = `${t.scenario} #${t.trial}`;
@@ -26,10 +29,13 @@ export function assertSafe(t: TrialResult): void {
   assert.is(t.primaryMultiMs, 0, `${what}: postgres-primary listed more than one pod`);
   assert.ok(t.recoveredMs !== null, `${what}: the tier recovered`);
   const scenario = SCENARIOS.find((s) => s.name === t.scenario)!;
-  // A master cut off from the sentinels keeps taking writes until min-replicas-max-lag stops it: those
-  // are lost when it rejoins. Everywhere else Redis loses nothing.
-  if (!['partition', 'sentinel-cut'].includes(scenario.fault.name)) assert.is(t.lostAcked.redis, 0, `${what}: lost Redis writes`);
-  if (!['partition', 'sentinel-cut'].includes(scenario.fault.name)) assert.is(t.redisSplitRounds, 0, `${what}: two Redis masters accepting writes`);
+  // A master cut off from the sentinels (partition, sentinel cut) or frozen while they replace it
+  // (node freeze: when it thaws, its count of good replicas is the one from before the freeze until
+  // its once-a-second replication cron refreshes it) keeps taking writes for up to min-replicas-max-lag
+  // plus that second: Redis's replication is asynchronous and bounds this window, it does not close it.
+  // Those writes are lost when it rejoins (docs/chaos.md). Everywhere else Redis loses nothing.
+  if (!REDIS_WINDOW.includes(scenario.fault.name)) assert.is(t.lostAcked.redis, 0, `${what}: lost Redis writes`);
+  if (!REDIS_WINDOW.includes(scenario.fault.name)) assert.is(t.redisSplitRounds, 0, `${what}: two Redis masters accepting writes`);
   if (scenario.leaderMoves === true) assert.ok(t.newLeader && t.newLeader !== t.oldLeader, `${what}: a new leader took over`);
   if (scenario.leaderMoves === false) assert.is(t.leaderChanges[t.view], 0, `${what}: the leader stayed`);
 }

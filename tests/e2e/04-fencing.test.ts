@@ -23,6 +23,11 @@ const NS = 'ha-tier';
 const CONTAINER = COMPONENTS.postgres.container;
 /** A postmaster (or single-user backend) as its command line reads on the node. */
 const POSTMASTER = '^/usr/lib/postgresql/15/bin/postgres (-D|--single)';
+/**
+ * Calls that only print something and exit, starting no server and touching no lock file (Patroni
+ * asks `postgres -C archive_command` while it stops, for instance); postgres-fenced lets them through.
+ */
+const INFORMATIONAL = / (-C|--describe-config|--version|-V)( |$)/;
 
 interface Ctx { kube: Kube; tier: TierDescriptor; nodes: KindNodes }
 const Fencing = suite<Ctx>('fencing', {} as Ctx);
@@ -60,7 +65,7 @@ function sampleNode(nodes: KindNodes, node: string): { stop(): Promise<{ max: nu
       // A child the postmaster just forked carries its command line until it sets its own title: a
       // postmaster is a postgres process whose parent is not one.
       const postgres = new Set(procs.filter((p) => /^(\/usr\/lib\/postgresql\/15\/bin\/postgres|postgres:)/.test(p.args)).map((p) => p.pid));
-      let found = procs.filter((p) => new RegExp(POSTMASTER).test(p.args) && !postgres.has(p.ppid));
+      let found = procs.filter((p) => new RegExp(POSTMASTER).test(p.args) && !INFORMATIONAL.test(p.args) && !postgres.has(p.ppid));
       if (found.length > 1) {
         // Two in the same container are one postmaster and a child that lost its parent while the
         // container dies; what counts is postmasters in different containers (cgroups).
