@@ -22,9 +22,11 @@ LOCAL_PATH_VERSION="${LOCAL_PATH_VERSION:-v0.0.30}"
 CRICTL_VERSION="${CRICTL_VERSION:-v1.34.0}"
 BASE_IMAGE_TAG="${BASE_IMAGE_TAG:-ha-tier-lab/debian:bookworm}"
 # Bump when a recipe under kind/lab/ changes what the kind base or node image holds: cached images
-# are looked up by tag, so a new revision makes the next run rebuild them.
+# are looked up by tag, so a new revision makes the next run rebuild them. The network agent
+# (kind/lab/kindnetd) is keyed by a hash of its sources instead, so changing it needs no bump.
 LAB_REVISION="${LAB_REVISION:-r2}"
-LAB_NODE_IMAGE="${LAB_NODE_IMAGE:-ha-tier-lab/node:${K8S_VERSION}-${LAB_REVISION}}"
+KINDNETD_HASH="$(cat "${REPO_ROOT:-.}"/kind/lab/kindnetd/*.go "${REPO_ROOT:-.}"/kind/lab/kindnetd/go.mod "${REPO_ROOT:-.}"/kind/lab/kindnetd/go.sum 2>/dev/null | sha256sum | cut -c1-10)"
+LAB_NODE_IMAGE="${LAB_NODE_IMAGE:-ha-tier-lab/node:${K8S_VERSION}-${LAB_REVISION}-net-${KINDNETD_HASH}}"
 
 LAB_BIN="${LAB_CACHE}/bin-k8s-${K8S_VERSION}-kind-${KIND_VERSION}"
 mkdir -p "${LAB_CACHE}" "${LAB_LOG_DIR}" "${LAB_BIN}"

@@ -7,7 +7,10 @@
 #   3. a "preloaded" base: the kind base with those images already in containerd's k8s.io namespace;
 #   4. `kind build node-image --type file` on a Kubernetes server tarball assembled from our binaries.
 #      kind's builder writes its own manifests and /kind/version exactly as upstream; its pulls of the
-#      preloaded images fail harmlessly (offline) and the images already present are kept.
+#      preloaded images fail harmlessly (offline) and the images already present are kept;
+#   5. one layer over kind's result: its CNI manifest with the agent's resources raised (kind's 50Mi /
+#      100m fit its own small kindnetd, not an agent that also runs a NetworkPolicy engine).
+# The network agent (kindnetd) and everything built from it are keyed by a hash of its sources.
 #
 # Usage: kind/lab/node-image.sh
 set -o errexit -o nounset -o pipefail
@@ -17,7 +20,8 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "${REPO_ROOT}/kind/lab/lib.sh"
 
 KIND_BASE_TAG="ha-tier-lab/kind-base:${KIND_VERSION}-${LAB_REVISION}"
-PRELOADED_TAG="ha-tier-lab/kind-base:${KIND_VERSION}-${LAB_REVISION}-preloaded-${K8S_VERSION}"
+PRELOADED_TAG="ha-tier-lab/kind-base:${KIND_VERSION}-${LAB_REVISION}-preloaded-${K8S_VERSION}-net-${KINDNETD_HASH}"
+KINDNETD_BIN="kindnetd-${KINDNETD_HASH}"
 IMAGES_DIR="${LAB_CACHE}/images/${K8S_VERSION}"
 KIND_MODULE_DIR=""
 
@@ -41,13 +45,14 @@ build_kind_base() {
 
 build_kindnetd() {
   cd "${REPO_ROOT}/kind/lab/kindnetd"
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${LAB_BIN}/kindnetd" .
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "${LAB_BIN}/${KINDNETD_BIN}.tmp" .
+  mv "${LAB_BIN}/${KINDNETD_BIN}.tmp" "${LAB_BIN}/${KINDNETD_BIN}"
 }
 
 # component TARGET TAG [BIN]: builds one stage of components.Dockerfile and saves it to a tar.
 component() {
   local target="$1" tag="$2" bin="${3:-}" tar
-  tar="${IMAGES_DIR}/$(echo "${tag}" | tr '/:' '__').tar"
+  tar="$(component_tar "${tag}" "${bin}")"
   [ -f "${tar}" ] && return 0
   echo "building ${tag}"
   docker build --build-arg "BASE_IMAGE=${BASE_IMAGE_TAG}" ${bin:+--build-arg "BIN=${bin}"} \
@@ -66,19 +71,27 @@ build_components() {
   component etcd "registry.k8s.io/etcd:${ETCD_IMAGE_TAG}"
   component coredns "registry.k8s.io/coredns/coredns:${COREDNS_VERSION}"
   component pause "registry.k8s.io/pause:${PAUSE_TAG}"
-  component kindnetd "docker.io/kindest/kindnetd:${KINDNETD_TAG}"
+  component kindnetd "docker.io/kindest/kindnetd:${KINDNETD_TAG}" "${KINDNETD_BIN}"
   component local-path-provisioner "docker.io/kindest/local-path-provisioner:${LOCAL_PATH_TAG}"
   component local-path-helper "docker.io/kindest/local-path-helper:${LOCAL_PATH_TAG}"
+}
+
+# component_tar TAG [BIN]: where the image of TAG is saved; the agent's carries its source hash.
+component_tar() {
+  local name; name="$(echo "$1" | tr '/:' '__')"
+  [[ "${2:-}" == kindnetd-* ]] && name="${name}-${2}"
+  echo "${IMAGES_DIR}/${name}.tar"
 }
 
 # The images kind's builder would pull; they go into the base's containerd store up front.
 preloaded_tars() {
   local t
   for t in "registry.k8s.io/etcd:${ETCD_IMAGE_TAG}" "registry.k8s.io/coredns/coredns:${COREDNS_VERSION}" \
-    "registry.k8s.io/pause:${PAUSE_TAG}" "docker.io/kindest/kindnetd:${KINDNETD_TAG}" \
+    "registry.k8s.io/pause:${PAUSE_TAG}" \
     "docker.io/kindest/local-path-provisioner:${LOCAL_PATH_TAG}" "docker.io/kindest/local-path-helper:${LOCAL_PATH_TAG}"; do
-    echo "${IMAGES_DIR}/$(echo "${t}" | tr '/:' '__').tar"
+    component_tar "${t}"
   done
+  component_tar "docker.io/kindest/kindnetd:${KINDNETD_TAG}" "${KINDNETD_BIN}"
 }
 
 build_preloaded_base() {
@@ -121,7 +134,27 @@ server_tarball() {
 
 kind_build() {
   "${LAB_BIN}/kind" build node-image --type file --base-image "${PRELOADED_TAG}" \
-    --image "${LAB_NODE_IMAGE}" "${IMAGES_DIR}/kubernetes-server-linux-amd64.tar.gz"
+    --image "${LAB_NODE_IMAGE}-kind" "${IMAGES_DIR}/kubernetes-server-linux-amd64.tar.gz"
+}
+
+# The agent runs a NetworkPolicy engine (client-go informers, a packet queue): give it room, and no
+# CPU limit (a throttled agent delays every new connection's verdict). The rest of kind's manifest
+# stays as kind wrote it.
+customize_node_image() {
+  local ctx; ctx=$(mktemp -d)
+  trap 'rm -rf "${ctx}"' RETURN
+  docker run --rm --entrypoint cat "${LAB_NODE_IMAGE}-kind" /kind/manifests/default-cni.yaml >"${ctx}/kind-cni.yaml"
+  # Only the container's resources (the ClusterRole's rules have `resources:` lines too).
+  awk '
+    /^ *containers:$/ { incontainers = 1 }
+    incontainers && /^ *resources:$/ && !done { indent = $0; sub(/resources:.*/, "", indent); skip = 1; done = 1
+      print indent "resources:"; print indent "  requests:"; print indent "    cpu: \"100m\""; print indent "    memory: \"64Mi\""
+      print indent "  limits:"; print indent "    memory: \"256Mi\""; next }
+    skip && /^ *securityContext:$/ { skip = 0 }
+    !skip { print }' "${ctx}/kind-cni.yaml" >"${ctx}/default-cni.yaml"
+  grep -q 'memory: "256Mi"' "${ctx}/default-cni.yaml" || die "could not raise the agent's resources in kind's CNI manifest"
+  printf 'FROM %s\nCOPY default-cni.yaml /kind/manifests/default-cni.yaml\n' "${LAB_NODE_IMAGE}-kind" >"${ctx}/Dockerfile"
+  docker build -t "${LAB_NODE_IMAGE}" "${ctx}"
 }
 
 main() {
@@ -132,11 +165,12 @@ main() {
   KIND_MODULE_DIR=$(kind_module_dir)
   [ -d "${KIND_MODULE_DIR}/images/base/files" ] || die "could not find kind ${KIND_VERSION}'s base files in the Go module cache"
   image_exists "${KIND_BASE_TAG}" || run_step node-kind-base build_kind_base
-  [ -x "${LAB_BIN}/kindnetd" ] || run_step node-kindnetd build_kindnetd
+  [ -x "${LAB_BIN}/${KINDNETD_BIN}" ] || run_step node-kindnetd build_kindnetd
   run_step node-components build_components
   image_exists "${PRELOADED_TAG}" || run_step node-preload build_preloaded_base
   [ -f "${IMAGES_DIR}/kubernetes-server-linux-amd64.tar.gz" ] || run_step node-server-tarball server_tarball
-  run_step node-kind-build kind_build
+  image_exists "${LAB_NODE_IMAGE}-kind" || run_step node-kind-build kind_build
+  run_step node-customize customize_node_image
   log "node image ready: ${LAB_NODE_IMAGE}"
 }
 

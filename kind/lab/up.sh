@@ -9,6 +9,8 @@
 #   4. kind node image with every image preloaded (node-image.sh)
 #   5. kind and kubectl on PATH (in /usr/local/bin) when missing or of a version that does not fit
 #   6. the cluster, unless it already exists with the nodes kind/cluster.yaml asks for
+# The lab's network agent enforces NetworkPolicies through the iptables NFQUEUE target; without it
+# (or without nfnetlink_queue) policies could not be enforced, and the lab refuses to start.
 #
 # Settings: KIND_NODE_IMAGE (node image to use instead of building one), KIND_CLUSTER_NAME
 # (default: the name in kind/cluster.yaml), and those in kind/lab/lib.sh.
@@ -74,8 +76,21 @@ sysctl_at_least() {
   fi
 }
 
+# The kernel features NetworkPolicy enforcement needs; one sentence and a non-zero exit without them.
+check_policy_kernel() {
+  if ! grep -qx NFQUEUE /proc/net/ip_tables_targets 2>/dev/null || [ ! -e /proc/net/netfilter/nfnetlink_queue ]; then
+    modprobe -q xt_NFQUEUE 2>/dev/null || true
+    modprobe -q nfnetlink_queue 2>/dev/null || true
+  fi
+  grep -qx NFQUEUE /proc/net/ip_tables_targets 2>/dev/null ||
+    die "this kernel has no iptables NFQUEUE target (CONFIG_NETFILTER_XT_TARGET_NFQUEUE), so the lab could not enforce NetworkPolicies; refusing to start a lab that would let every connection through."
+  [ -e /proc/net/netfilter/nfnetlink_queue ] ||
+    die "this kernel has no nfnetlink_queue (CONFIG_NETFILTER_NETLINK_QUEUE), so the lab could not enforce NetworkPolicies; refusing to start a lab that would let every connection through."
+}
+
 main() {
   local start; start=$(date +%s)
+  check_policy_kernel
   log "[1/6] Docker Engine"
   "${REPO_ROOT}/kind/lab/docker.sh" start
   log "[2/6] binaries (cache: ${LAB_BIN})"
@@ -100,6 +115,9 @@ main() {
   if kind get clusters 2>/dev/null | grep -qx "${KIND_CLUSTER_NAME}"; then
     local have; have=$(kind get nodes --name "${KIND_CLUSTER_NAME}" | wc -l)
     [ "${have}" -eq "$(expected_nodes)" ] || die "cluster ${KIND_CLUSTER_NAME} exists with ${have} nodes but kind/cluster.yaml asks for $(expected_nodes); delete it with 'npm run lab:down' first."
+    # A cluster made from another node image (an older network agent, say) is not what this lab builds.
+    local image; image=$(docker inspect -f '{{.Config.Image}}' "${KIND_CLUSTER_NAME}-control-plane" 2>/dev/null || true)
+    [ -z "${image}" ] || [ "${image}" = "${KIND_NODE_IMAGE}" ] || die "cluster ${KIND_CLUSTER_NAME} runs node image ${image}, not ${KIND_NODE_IMAGE} (this lab's); delete it with 'npm run lab:down' and run this again."
     log "cluster ${KIND_CLUSTER_NAME} already exists; exporting its kubeconfig"
     kind export kubeconfig --name "${KIND_CLUSTER_NAME}" >/dev/null
   else

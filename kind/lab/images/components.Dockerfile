@@ -32,8 +32,10 @@ COPY pause /pause
 USER 65535:65535
 ENTRYPOINT ["/pause"]
 
+# The network agent (kind/lab/kindnetd), built as kindnetd-<source hash>.
 FROM debian-net AS kindnetd
-COPY kindnetd /bin/kindnetd
+ARG BIN=kindnetd
+COPY ${BIN} /bin/kindnetd
 CMD ["/bin/kindnetd"]
 
 FROM scratch AS local-path-provisioner

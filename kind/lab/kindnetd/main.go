@@ -1,21 +1,25 @@
 // Command kindnetd is the offline lab's build of kind's default pod network agent.
 //
 // kind's node image runs docker.io/kindest/kindnetd from kind's default CNI manifest. That image, and
-// the nested Go module it is built from, cannot be fetched here, so the lab builds this small agent
-// under the same image name. It does the same three jobs, driven by the same environment that kind's
-// manifest sets (HOST_IP, POD_SUBNET, CONTROL_PLANE_ENDPOINT):
+// the nested Go module it is built from, cannot be fetched here, so the lab builds this agent under
+// the same image name. It does the same jobs, driven by the same environment that kind's manifest
+// sets (HOST_IP, POD_SUBNET, CONTROL_PLANE_ENDPOINT):
 //
 //  1. writes /etc/cni/net.d/10-kindnet.conflist for this node's podCIDR (ptp + host-local + portmap,
 //     the CNI plugins kind's base image ships);
-//  2. routes every other node's podCIDR via that node's InternalIP;
-//  3. masquerades traffic from pods that leaves the pod network.
+//  2. routes every other node's podCIDR via that node's InternalIP, and makes the addresses of its
+//     own podCIDR that no pod holds unreachable (a connection to a pod that is gone fails at once
+//     instead of timing out);
+//  3. masquerades traffic from pods that leaves the pod network;
+//  4. enforces NetworkPolicies with kube-network-policies' engine (netpol.go), failing closed.
 //
-// It talks to the API server with its service-account token and only lists nodes. It does not
-// enforce NetworkPolicies (kind's own kindnetd does, since 2024): see kind/README.md.
+// It talks to the API server with its service-account token (kind's ClusterRole lets it list and
+// watch nodes, pods, namespaces and NetworkPolicies).
 package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -24,8 +28,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 const (
@@ -191,6 +199,14 @@ func sync(client *http.Client, base, hostIP, podSubnet string) error {
 			if err := writeCNIConfig(n.cidrs[0]); err != nil {
 				return err
 			}
+			// Each pod has its own /32 route (ptp); what is left of the podCIDR answers "unreachable".
+			for _, cidr := range n.cidrs {
+				if !strings.Contains(cidr, ":") {
+					if err := run("ip", "route", "replace", "unreachable", cidr); err != nil {
+						return err
+					}
+				}
+			}
 			continue
 		}
 		for _, cidr := range n.cidrs {
@@ -202,7 +218,34 @@ func sync(client *http.Client, base, hostIP, podSubnet string) error {
 			}
 		}
 	}
-	return ensureMasquerade(podSubnet)
+	if err := ensureMasquerade(podSubnet); err != nil {
+		return err
+	}
+	return ensurePolicyRules(podSubnet)
+}
+
+// restConfig is the API server access for client-go: the control plane's own address (kube-proxy's
+// Service rules may not exist yet when the network agent starts) and the service account.
+func restConfig(base string) *rest.Config {
+	return &rest.Config{
+		Host:            base,
+		BearerTokenFile: saDir + "/token",
+		TLSClientConfig: rest.TLSClientConfig{CAFile: saDir + "/ca.crt"},
+		QPS:             20,
+		Burst:           40,
+	}
+}
+
+// checkKernel says in one sentence why policies could not be enforced, if they could not.
+func checkKernel() error {
+	if _, err := os.Stat("/proc/net/netfilter/nfnetlink_queue"); err != nil {
+		return fmt.Errorf("this kernel has no nfnetlink_queue (CONFIG_NETFILTER_NETLINK_QUEUE): NetworkPolicies cannot be enforced")
+	}
+	targets, err := os.ReadFile("/proc/net/ip_tables_targets")
+	if err != nil || !strings.Contains(string(targets), "NFQUEUE") {
+		return fmt.Errorf("this kernel has no iptables NFQUEUE target (CONFIG_NETFILTER_XT_TARGET_NFQUEUE): NetworkPolicies cannot be enforced")
+	}
+	return nil
 }
 
 func main() {
@@ -216,11 +259,35 @@ func main() {
 	if err != nil {
 		log.Fatalf("cannot reach the API server: %v", err)
 	}
-	log.Printf("node %s, pod subnet %s, API %s", hostIP, podSubnet, base)
-	for {
+	if err := checkKernel(); err != nil {
+		log.Fatal(err)
+	}
+	// Fail closed from the start: the queue rules go in before anything can answer them.
+	if err := ensurePolicyRules(podSubnet); err != nil {
+		log.Fatalf("cannot install the NetworkPolicy rules: %v", err)
+	}
+	nodeName, err := os.Hostname()
+	if err != nil {
+		log.Fatalf("cannot tell this node's name: %v", err)
+	}
+	log.Printf("node %s (%s), pod subnet %s, API %s; NetworkPolicies enforced through NFQUEUE %d", nodeName, hostIP, podSubnet, base, policyQueue)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		err := runNetworkPolicies(ctx, restConfig(base), nodeName)
+		if ctx.Err() == nil {
+			// The rules stay: new pod connections on this node are dropped until the agent is back.
+			log.Fatalf("the NetworkPolicy controller stopped: %v", err)
+		}
+	}()
+	for ctx.Err() == nil {
 		if err := sync(client, base, hostIP, podSubnet); err != nil {
 			log.Printf("sync failed, retrying in %s: %v", resync, err)
 		}
-		time.Sleep(resync)
+		select {
+		case <-ctx.Done():
+		case <-time.After(resync):
+		}
 	}
+	log.Printf("stopping; the NetworkPolicy rules stay in place (fail closed)")
 }
