@@ -3,13 +3,15 @@
  *
  * Synthesizes the tier's manifests into dist/ (or --out). The profile comes from --profile, else
  * HA_TIER_PROFILE, else `kind`; production's StorageClass from --storage-class or
- * HA_TIER_STORAGE_CLASS. Writing is atomic: manifests are synthesized into a temporary sibling
+ * HA_TIER_STORAGE_CLASS; where the images are pulled from with --registry HOST[/PATH] (or HA_TIER_REGISTRY)
+ * and --digest IMAGE=sha256:HEX (repeatable; IMAGE is etcd, patroni, redis or router). Writing is atomic: manifests are synthesized into a temporary sibling
  * directory and swapped in only when everything succeeded, so a failed synth leaves dist/ as it was.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, PROFILES, buildApp } from './charts/index.js';
+import type { ImageOptions } from './charts/common.js';
 
 export const GENERATED_HEADER = (profileName: string) =>
   [
@@ -24,6 +26,7 @@ export interface SynthOptions {
   readonly outdir: string;
   readonly namespace?: string;
   readonly storageClassName?: string;
+  readonly images?: ImageOptions;
 }
 
 export interface SynthResult {
@@ -75,6 +78,18 @@ export function synthToDir(opts: SynthOptions): SynthResult {
   }
 }
 
+/** --registry and --digest IMAGE=DIGEST as ImageOptions (the chart validates the values). */
+export function imageOptions(registry: string | undefined, digests: string[]): ImageOptions | undefined {
+  const parsed: Record<string, string> = {};
+  for (const d of digests) {
+    const at = d.indexOf('=');
+    if (at <= 0) throw new ConfigError(`--digest (${JSON.stringify(d)}) must be IMAGE=sha256:HEX, IMAGE one of etcd, patroni, redis, router.`);
+    parsed[d.slice(0, at)] = d.slice(at + 1);
+  }
+  if (registry === undefined && !digests.length) return undefined;
+  return { ...(registry !== undefined ? { registry } : {}), ...(digests.length ? { digests: parsed } : {}) };
+}
+
 function main(argv: string[]): void {
   const { values } = parseArgs({
     args: argv,
@@ -83,11 +98,13 @@ function main(argv: string[]): void {
       out: { type: 'string' },
       namespace: { type: 'string' },
       'storage-class': { type: 'string' },
+      registry: { type: 'string' },
+      digest: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run synth -- [--profile ${PROFILES.join('|')}] [--out DIR] [--namespace NS] [--storage-class NAME]`);
+    console.log(`usage: npm run synth -- [--profile ${PROFILES.join('|')}] [--out DIR] [--namespace NS] [--storage-class NAME] [--registry HOST[/PATH]] [--digest IMAGE=sha256:HEX]...`);
     return;
   }
   const started = performance.now();
@@ -96,6 +113,7 @@ function main(argv: string[]): void {
     outdir: values.out ?? 'dist',
     namespace: values.namespace ?? process.env.HA_TIER_NAMESPACE,
     storageClassName: values['storage-class'] ?? process.env.HA_TIER_STORAGE_CLASS,
+    images: imageOptions(values.registry ?? process.env.HA_TIER_REGISTRY, values.digest ?? []),
   };
   const result = synthToDir(opts);
   const ms = Math.round(performance.now() - started);

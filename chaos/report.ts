@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
+import { ROUTED_SLICES } from '../contract/index.js';
 import type { LeaderView, System } from '../contract/index.js';
 import { Op, Stats, stats } from './history.js';
 import type { PhaseName } from './phases.js';
@@ -130,7 +131,7 @@ export function markdown(run: RunInfo, results: TrialResult[], summaries: Scenar
   lines.push(`# Chaos run ${run.startedAt}`, '', `Command: \`${run.command}\``, '');
   lines.push('## Setup', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(run.setup)) lines.push(`| ${k} | ${v} |`);
-  lines.push('', 'Times in seconds from the fault. *Write gap*: the headline client\'s longest interval between two acknowledged writes around the fault. *New leader*: until the component\'s own view named another leader/master. *Healthy*: tier healthy again (fault healed, every member rejoined). *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge a commit / two Redis masters accepting writes (*out of recovery*: rounds with two PostgreSQL servers out of recovery, one unable to acknowledge, for information). *Leader changes*: the most in one trial, per view (Patroni/Sentinel/etcd). *Routing*: seconds `postgres-primary` listed a pod that was not the writable primary; *lag*: from the new leader answering writable to the route naming it.', '');
+  lines.push('', `Times in seconds from the fault. *Write gap*: the headline client's longest interval between two acknowledged writes around the fault. *New leader*: until the component's own view named another leader/master. *Healthy*: tier healthy again (fault healed, every member rejoined). *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge a commit / two Redis masters accepting writes (*out of recovery*: rounds with two PostgreSQL servers out of recovery, one unable to acknowledge, for information). *Leader changes*: the most in one trial, per view (Patroni/Sentinel/etcd). *Routing*: seconds \`${ROUTED_SLICES.primary}\` listed a pod that was not the writable primary; *lag*: from the new leader answering writable to the route naming it.`, '');
   lines.push('## Summary', '', '| namespace | scenario | trials | write gap median | p95 | max | new leader median | healthy median | lost pg/redis/etcd | split pg/redis | out of recovery | leader changes p/s/e | routing stale max | routing lag max |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const s of summaries) {
     lines.push(`| ${s.namespace} | ${s.scenario} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.recoveredMs.median)} | ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd} | ${s.splitBrainRounds}/${s.redisSplitRounds} | ${s.twoPrimariesRounds} | ${s.maxLeaderChanges.patroni}/${s.maxLeaderChanges.sentinel}/${s.maxLeaderChanges.etcd} | ${sec(s.primaryStaleMs.max)} | ${sec(s.routingLagMs.max)} |`);

@@ -6,11 +6,12 @@
 import * as k8s from '@kubernetes/client-node';
 import { Writable } from 'node:stream';
 import {
-  CHAOS_PROBE, COMPONENTS, LABEL, LeaderView, MemberComponent, ROUTED_SLICES, SYSTEMS, System, TierDescriptor,
+  CHAOS_PROBE, COMPONENTS, LABEL, LeaderView, MemberComponent, ROUTED_SLICES, SYSTEMS, System, TLS_FILES, TierDescriptor, etcdClientSecret,
 } from '../contract/index.js';
 import { TierHealth, tierHealth } from '../tools/health.js';
 import { Kube, UserError, execIn, isNotFound, isReady, sleep, waitFor } from '../tools/kube.js';
 import type { Target } from './faults/types.js';
+import { PROBE_FILES, PROBE_SECRETS_DIR } from './probe/files.js';
 import {
   Event, Op, Present, leaderChanges, leaderTimeline, lostWrites, parseEvents, routingDisagreement, splitBrain, timeToNewLeader, writeGap,
 } from './history.js';
@@ -120,14 +121,22 @@ export async function ensureProbe(kube: Kube, tier: TierDescriptor, image: strin
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  const secret = (name: string, key: string): k8s.V1EnvVar['valueFrom'] => ({ secretKeyRef: { name, key } });
+  // Only the keys it needs, as files: the application's and the monitoring passwords, and its own etcd
+  // client certificate (with the CA, which verifies every server of the tier).
+  const pgKeys = COMPONENTS.postgres.secret.keys;
+  const redisKeys = COMPONENTS.redis.secret.keys;
+  const secretItems: k8s.V1VolumeProjection[] = [
+    { secret: { name: COMPONENTS.postgres.secret.name, items: [{ key: pgKeys.app, path: PROBE_FILES.pgApp }, { key: pgKeys.monitor, path: PROBE_FILES.pgMonitor }] } },
+    { secret: { name: COMPONENTS.redis.secret.name, items: [{ key: redisKeys.app, path: PROBE_FILES.redisApp }, { key: redisKeys.monitor, path: PROBE_FILES.redisMonitor }] } },
+    { secret: { name: etcdClientSecret(CHAOS_PROBE.etcdUser), items: Object.values(TLS_FILES).map((f) => ({ key: f, path: `${PROBE_FILES.etcdDir}/${f}` })) } },
+  ];
   const controlPlane = 'node-role.kubernetes.io/control-plane';
   await kube.core.createNamespacedPod({
     namespace: ns,
     body: {
       metadata: { name: PROBE_POD, labels: { [LABEL.name]: PROBE_POD, [LABEL.client]: 'true', [LABEL.chaosProbe]: 'true' } },
       spec: {
-        securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+        securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         terminationGracePeriodSeconds: 1,
@@ -141,14 +150,13 @@ export async function ensureProbe(kube: Kube, tier: TierDescriptor, image: strin
           env: [
             // The probe learns everything else from the tier's descriptor.
             { name: 'HA_TIER_DESCRIPTOR', value: JSON.stringify(tier) },
-            { name: 'PGPASSWORD', valueFrom: secret(COMPONENTS.postgres.secret.name, COMPONENTS.postgres.secret.keys.superuser) },
-            { name: 'REDIS_PASSWORD', valueFrom: secret(COMPONENTS.redis.secret.name, COMPONENTS.redis.secret.keys.password) },
+            { name: 'PROBE_SECRETS_DIR', value: PROBE_SECRETS_DIR },
           ],
           resources: { requests: { cpu: '100m', memory: '96Mi' }, limits: { memory: '256Mi' } },
           securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
-          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'secrets', mountPath: PROBE_SECRETS_DIR, readOnly: true }],
         }],
-        volumes: [{ name: 'tmp', emptyDir: {} }],
+        volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'secrets', projected: { sources: secretItems, defaultMode: 0o440 } }],
       },
     },
   });
@@ -246,11 +254,24 @@ export async function resolveTarget(kube: Kube, tier: TierDescriptor, scenario: 
   if (!pod) {
     const pods = tier.members[component].pods.filter((p) => p !== viewLeader);
     if (pods.length === 0) throw new UserError(`no ${component} pod besides the leader: ${scenario.name} needs an HA layout`);
-    pod = [...pods].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1)!;
+    // The follower whose container ended longest ago (or never), so that trials spread over the
+    // followers; among equals the highest ordinal.
+    const ended = new Map(await Promise.all(pods.map(async (name) => [name, containerEndedMsAgo(
+      await kube.core.readNamespacedPod({ name, namespace: tier.namespace }), COMPONENTS[component].container)] as const)));
+    pod = [...pods].sort((a, b) => (ended.get(a)! - ended.get(b)!) || a.localeCompare(b, 'en', { numeric: true })).at(-1)!;
   }
   const p = await kube.core.readNamespacedPod({ name: pod, namespace: tier.namespace });
   return { component, pod, node: p.spec?.nodeName ?? '?', leader: pod === viewLeader };
 }
+
+/** How long ago the pod's container last ended (Infinity when it never did). */
+export function containerEndedMsAgo(pod: k8s.V1Pod, container: string, now = Date.now()): number {
+  const finished = pod.status?.containerStatuses?.find((c) => c.name === container)?.lastState?.terminated?.finishedAt;
+  return finished ? now - new Date(finished).getTime() : Infinity;
+}
+
+/** The kubelet forgets a container's crash back-off after it has run this long. */
+const KUBELET_BACKOFF_RESET_MS = 10 * 60_000;
 
 /** Waits until the target pod is Ready again with a new container (a pod-level fault), and returns when. */
 async function podBack(kube: Kube, ns: string, pod: string, before: k8s.V1Pod, timeoutMs: number): Promise<number> {
@@ -272,7 +293,19 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     health = await waitHealthy(kube, tier, opts.recoverTimeoutMs, `after ${scenario.name}'s setup`);
     ctx.health = health;
   }
-  const target = await resolveTarget(kube, tier, scenario, health, override);
+  let target = await resolveTarget(kube, tier, scenario, health, override);
+  for (let attempt = 0; target && scenario.fault.freshContainer && attempt < 3; attempt++) {
+    const pod = await kube.core.readNamespacedPod({ name: target.pod, namespace: ns });
+    const ago = containerEndedMsAgo(pod, COMPONENTS[target.component].container);
+    if (ago >= KUBELET_BACKOFF_RESET_MS) break;
+    ctx.log(`setup: ${target.pod}'s container ended ${Math.round(ago / 1000)} s ago (the kubelet's back-off is still armed): replacing the pod first`);
+    await kube.core.deleteNamespacedPod({ name: target.pod, namespace: ns });
+    await podBack(kube, ns, target.pod, pod, opts.recoverTimeoutMs);
+    await sleep(5000);
+    health = await waitHealthy(kube, tier, opts.recoverTimeoutMs, `after replacing ${target.pod}`);
+    ctx.health = health;
+    target = await resolveTarget(kube, tier, scenario, health, override);
+  }
   const oldLeader = leaderOfView(health, scenario.view);
   const id = `${scenario.name}-${trial}-${Date.now().toString(36)}`.toLowerCase();
   const events: Event[] = [];

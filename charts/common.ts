@@ -81,6 +81,45 @@ export function defaultImage(image: ImageKey): string {
   return `${entry.repository}:${entry.tag}`;
 }
 
+/** Where the tier's images come from, for clusters that pull them from a registry (production). */
+export interface ImageOptions {
+  /**
+   * A registry host (with a dot or a port, or `localhost`) and optional path, e.g.
+   * `registry.example.com/platform`: every image becomes `<registry>/<repository>:<tag>`.
+   * @default - the local names of images/images.json (loaded into kind, never pulled)
+   */
+  readonly registry?: string;
+  /**
+   * Per image, the digest it must have (`sha256:` and 64 hex digits): the reference becomes
+   * `...:<tag>@<digest>`, and the kubelet runs exactly that build.
+   * @default - none: the tag alone
+   */
+  readonly digests?: Partial<Record<ImageKey, string>>;
+}
+
+const REGISTRY = /^(localhost|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+|[a-z0-9]([a-z0-9-]*[a-z0-9])?:[0-9]{1,5})(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** The reference of an image for `options` (throws ConfigError naming the field and what it allows). */
+export function imageReference(image: ImageKey, options: ImageOptions = {}, owner = 'images'): string {
+  const { registry, digests = {} } = options;
+  if (registry !== undefined && !REGISTRY.test(registry)) {
+    throw new ConfigError(`${owner}: 'registry' (${show(registry)}) must be a registry host with a dot or a port, or localhost, and an optional path of lowercase names, e.g. 'registry.example.com/platform' or 'localhost:5000'.`);
+  }
+  const known = Object.keys(images).filter((k) => !k.startsWith('_'));
+  for (const [key, digest] of Object.entries(digests)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(`${owner}: 'digests' names the image ${show(key)}, which does not exist; images are ${known.join(', ')}.`);
+    }
+    if (!DIGEST.test(String(digest))) {
+      throw new ConfigError(`${owner}: 'digests.${key}' (${show(digest)}) must be 'sha256:' followed by 64 lowercase hexadecimal digits.`);
+    }
+  }
+  const local = defaultImage(image);
+  const digest = digests[image];
+  return `${registry ? `${registry}/` : ''}${local}${digest ? `@${digest}` : ''}`;
+}
+
 /** Recommended labels of a component; `selector` is the part its workload and Services select on. */
 export function componentLabels(component: ComponentKey): { selector: Record<string, string>; all: Record<string, string> } {
   const selector = selectorOf(component);
@@ -189,6 +228,28 @@ export function podIdentityEnv(): k8s.EnvVar[] {
     { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
   ];
+}
+
+/**
+ * The peers a component lets in as clients: pods matching each selector in the tier's namespace and,
+ * when `namespaceSelector` is given, pods matching it in every namespace that matches that (clients
+ * usually live in namespaces of their own).
+ */
+export function clientPeers(scope: Construct, id: string, selectors: Record<string, string>[], namespaceSelector?: Record<string, string>): kplus.INetworkPolicyPeer[] {
+  return selectors.flatMap((labels, i) => [
+    kplus.Pods.select(scope, `${id}${i}`, { labels }),
+    ...(namespaceSelector
+      ? [kplus.Pods.select(scope, `${id}${i}OtherNamespaces`, { labels, namespaces: kplus.Namespaces.select(scope, `${id}${i}Namespaces`, { labels: namespaceSelector }) })]
+      : []),
+  ]);
+}
+
+/**
+ * A volume of a Secret's keys as files, readable by the pod's group (fsGroup, the images' user) and
+ * root only: 0440. PostgreSQL accepts a root-owned key file at 0640 or less.
+ */
+export function secretVolume(name: string, secretName: string): k8s.Volume {
+  return { name, secret: { secretName, defaultMode: 0o440 } };
 }
 
 /** The namespace every object of `scope`'s chart is synthesized into (stable DNS names include it). */

@@ -3,14 +3,16 @@
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS, podHost } from '../contract/index.js';
+import {
+  CertificateSpec, COMPONENTS, EtcdUser, MOUNTS, TLS_FILES, etcdClientSecret, podHost, serviceHost,
+} from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
   Topology, TOPOLOGIES, ResourceProps, StorageProps, componentLabels, defaultImage, disruptionBudget, namespaceOf,
-  service, validateResources, parseQuantity,
+  secretVolume, service, validateResources, parseQuantity,
 } from './common.js';
 import { ConfigError, requireInteger, requireOneOf } from './errors.js';
-import { httpProbe, memberStatefulSet } from './workload.js';
+import { httpProbe, memberStatefulSet, tcpProbe } from './workload.js';
 
 export interface EtcdClusterProps {
   /**
@@ -69,6 +71,10 @@ export interface EtcdClusterProps {
  * A StatefulSet of etcd members started in parallel, each bootstrapped statically from the stable
  * names `<pod>.<headless service>` on port 2380. A deleted pod that returns with its volume rejoins as
  * the same member (its data dir already holds the membership), so nothing removes members on stop.
+ *
+ * Peers and clients talk TLS with client certificates from the tier's CA; with etcd's authentication
+ * on (`npm run up` turns it on: tools/reconcile.ts), a client's certificate common name is its etcd
+ * user, and each user may touch only the keys it was granted (`allowClients`).
  */
 export class EtcdCluster extends Construct {
   /** Name of the StatefulSet (and the prefix of its pods). */
@@ -79,6 +85,10 @@ export class EtcdCluster extends Construct {
   /** Labels selecting this cluster's pods. */
   public readonly selectorLabels: Record<string, string>;
   public readonly statefulSet: k8s.KubeStatefulSet;
+  /** etcd users (one per client, by certificate) and what each may touch; `root` administers. */
+  public readonly users: EtcdUser[] = [{ name: 'root', grants: [] }];
+  /** The members' certificate (peer and server) and the client certificates of every user. */
+  public readonly certificates: CertificateSpec[];
   private readonly policy: kplus.NetworkPolicy;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps = {}) {
@@ -111,23 +121,39 @@ export class EtcdCluster extends Construct {
     const host = (i: number) => podHost('etcd', i, ns, domain);
     const members = Array.from({ length: replicas }, (_, i) => i);
     this.replicas = replicas;
-    this.clientUrls = members.map((i) => `http://${host(i)}:${ports.client}`);
+    this.clientUrls = members.map((i) => `https://${host(i)}:${ports.client}`);
     const self = `$(POD_NAME).${COMPONENTS.etcd.headlessService}.${ns}.svc.${domain}`;
+    const tls = (f: keyof typeof TLS_FILES) => `${MOUNTS.tls}/${TLS_FILES[f]}`;
     const args = [
       '--name=$(POD_NAME)',
       '--data-dir=/var/lib/etcd/data',
-      `--listen-client-urls=http://0.0.0.0:${ports.client}`,
-      `--advertise-client-urls=http://${self}:${ports.client}`,
-      `--listen-peer-urls=http://0.0.0.0:${ports.peer}`,
-      `--initial-advertise-peer-urls=http://${self}:${ports.peer}`,
-      `--initial-cluster=${members.map((i) => `${this.name}-${i}=http://${host(i)}:${ports.peer}`).join(',')}`,
+      `--listen-client-urls=https://0.0.0.0:${ports.client}`,
+      `--advertise-client-urls=https://${self}:${ports.client}`,
+      `--listen-peer-urls=https://0.0.0.0:${ports.peer}`,
+      `--initial-advertise-peer-urls=https://${self}:${ports.peer}`,
+      `--initial-cluster=${members.map((i) => `${this.name}-${i}=https://${host(i)}:${ports.peer}`).join(',')}`,
       '--initial-cluster-state=new',
       `--initial-cluster-token=${ns}-${this.name}`,
+      // TLS everywhere, client certificates required; the metrics port (health only, no keys) stays
+      // plain HTTP for the kubelet's probes, which present no certificate.
+      `--cert-file=${tls('cert')}`, `--key-file=${tls('key')}`, `--trusted-ca-file=${tls('ca')}`, '--client-cert-auth',
+      `--peer-cert-file=${tls('cert')}`, `--peer-key-file=${tls('key')}`, `--peer-trusted-ca-file=${tls('ca')}`, '--peer-client-cert-auth',
+      // Only a member's own certificate (its common name) may join as a peer, not a client's from the same CA.
+      `--peer-cert-allowed-cn=${this.name}`,
       `--listen-metrics-urls=http://0.0.0.0:${ports.metrics}`,
       `--quota-backend-bytes=${Math.round(quotaBytes)}`,
       '--auto-compaction-mode=periodic',
       '--auto-compaction-retention=1h',
       '--logger=zap',
+    ];
+
+    const names = [
+      `*.${COMPONENTS.etcd.headlessService}.${ns}.svc.${domain}`, `*.${COMPONENTS.etcd.headlessService}.${ns}.svc`,
+      serviceHost(COMPONENTS.etcd.services.client, ns, domain), `${COMPONENTS.etcd.services.client}.${ns}.svc`, 'localhost',
+    ];
+    this.certificates = [
+      { secret: `${this.name}-tls`, commonName: this.name, dnsNames: names, ipAddresses: ['127.0.0.1'], usage: 'server' },
+      { secret: etcdClientSecret('root'), commonName: 'root', dnsNames: [], ipAddresses: [], usage: 'client' },
     ];
 
     // 3. Build the objects.
@@ -153,18 +179,30 @@ export class EtcdCluster extends Construct {
         image: props.image ?? defaultImage('etcd'),
         command: ['etcd'],
         args,
-        env: [{ name: 'ETCDCTL_API', value: '3' }],
+        // etcdctl in the pod (health, `npm run up`'s user setup) acts as root with its client certificate.
+        env: [
+          { name: 'ETCDCTL_API', value: '3' },
+          { name: 'ETCDCTL_CACERT', value: `${MOUNTS.etcdClient}/${TLS_FILES.ca}` },
+          { name: 'ETCDCTL_CERT', value: `${MOUNTS.etcdClient}/${TLS_FILES.cert}` },
+          { name: 'ETCDCTL_KEY', value: `${MOUNTS.etcdClient}/${TLS_FILES.key}` },
+          { name: 'ETCDCTL_ENDPOINTS', value: `https://127.0.0.1:${ports.client}` },
+        ],
         // Started: the member has joined its cluster and serves clients (etcd only opens the
         // client port then). A fresh cluster needs a quorum of members up: allow 5 minutes.
-        startupProbe: httpProbe('/version', 'client', { periodSeconds: 2, failureThreshold: 150 }),
+        startupProbe: tcpProbe('client', { periodSeconds: 2, failureThreshold: 150 }),
         // Ready: the member is part of a cluster with a leader and has no alarm.
         readinessProbe: httpProbe('/health', 'metrics', { periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 }),
-        // Alive: the server answers at all. Not /health, which fails cluster-wide while quorum is
-        // lost; restarting healthy members then would only make things worse.
-        livenessProbe: httpProbe('/version', 'client', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
+        // Alive: the server accepts connections at all. Not /health, which fails cluster-wide while
+        // quorum is lost; restarting healthy members then would only make things worse.
+        livenessProbe: tcpProbe('client', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
         resources,
-        volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
+        volumeMounts: [
+          { name: 'data', mountPath: '/var/lib/etcd' },
+          { name: 'tls', mountPath: MOUNTS.tls, readOnly: true },
+          { name: 'etcd-client', mountPath: MOUNTS.etcdClient, readOnly: true },
+        ],
       },
+      volumes: [secretVolume('tls', `${this.name}-tls`), secretVolume('etcd-client', etcdClientSecret('root'))],
     });
 
     disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
@@ -184,8 +222,17 @@ export class EtcdCluster extends Construct {
     return this.clientUrls.map((u) => u.replace(/^https?:\/\//, ''));
   }
 
-  /** Lets the pods matching `selector` use etcd's client port. */
-  public allowClients(id: string, selector: Record<string, string>): void {
+  /**
+   * Lets the pods matching `selector` use etcd's client port as etcd user `user`, which may touch only
+   * `grants`; the user's client certificate is issued into the Secret `etcdClientSecret(user)`.
+   */
+  public allowClients(id: string, selector: Record<string, string>, user?: EtcdUser): void {
     this.policy.addIngressRule(kplus.Pods.select(this, id, { labels: selector }), [kplus.NetworkPolicyPort.tcp(COMPONENTS.etcd.ports.client)]);
+    if (user && !this.users.some((u) => u.name === user.name)) {
+      this.users.push(user);
+      this.certificates.push({
+        secret: etcdClientSecret(user.name), ...(user.password ? {} : { commonName: user.name }), dnsNames: [], ipAddresses: [], usage: 'client',
+      });
+    }
   }
 }

@@ -4,7 +4,9 @@
 import { Chart, ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS, COMPONENT_KEYS, DEFAULT_NAMESPACE, LABEL, TierDescriptor } from '../contract/index.js';
+import { CHAOS_PROBE, COMPONENTS, COMPONENT_KEYS, ImageKey, DEFAULT_NAMESPACE, LABEL, PART_OF, PG_APP, TierDescriptor } from '../contract/index.js';
+import { k8s } from '../imports/k8s.js';
+import { ImageOptions, imageReference } from './common.js';
 import { EtcdCluster, EtcdClusterProps } from './etcd.js';
 import { PatroniCluster, PatroniClusterProps } from './patroni.js';
 import { RedisSentinel, RedisSentinelProps } from './redis.js';
@@ -36,10 +38,19 @@ export interface HaTierChartProps extends Omit<ChartProps, 'namespace'> {
    * @default true
    */
   readonly allowChaosProbe?: boolean;
+  /**
+   * Where every component's image comes from (a registry, digests); a component's own `image` prop
+   * wins. @default - the local names of images/images.json
+   */
+  readonly images?: ImageOptions;
 }
 
-/** Pods labelled `ha-tier.dev/client: "true"` may use PostgreSQL, Redis and Sentinel. */
+/**
+ * Pods labelled `ha-tier.dev/client: "true"` may use PostgreSQL, Redis and Sentinel: in the tier's
+ * namespace, and in any namespace labelled `ha-tier.dev/client-namespace: "true"`.
+ */
 export const CLIENT_SELECTOR = { [LABEL.client]: 'true' };
+export const CLIENT_NAMESPACE_SELECTOR = { [LABEL.clientNamespace]: 'true' };
 /** The chaos runner's in-cluster probe. */
 export const CHAOS_PROBE_SELECTOR = { [LABEL.chaosProbe]: 'true' };
 
@@ -75,24 +86,42 @@ export class HaTierChart extends Chart {
       },
     });
 
-    const probe = this.chaosProbeAllowed ? [CHAOS_PROBE_SELECTOR] : [];
-    this.etcd = new EtcdCluster(this, 'etcd', {
-      ...props.etcd,
-      clientSelectors: [...(props.etcd?.clientSelectors ?? []), ...probe],
+    // Nothing reaches a pod of the tier unless a component's own policy lets it (kubelet probes come
+    // from the pod's node, which NetworkPolicies always allow). Raw object: cdk8s-plus-28 cannot
+    // express a policy over every pod with no rule.
+    new k8s.KubeNetworkPolicy(this, 'DefaultDeny', {
+      metadata: { name: 'default-deny-ingress', labels: { [LABEL.partOf]: PART_OF } },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
     });
+
+    const probe = this.chaosProbeAllowed ? [CHAOS_PROBE_SELECTOR] : [];
+    const image = (key: ImageKey) => imageReference(key, props.images, `HaTierChart '${id}'.images`);
+    this.etcd = new EtcdCluster(this, 'etcd', { image: image('etcd'), ...props.etcd });
     const domain = props.etcd?.clusterDomain ?? 'cluster.local';
     this.clusterDomain = domain;
     this.patroni = new PatroniCluster(this, 'postgres', {
+      image: image('patroni'),
       ...props.patroni,
       etcd: this.etcd,
       clientSelectors: [...(props.patroni?.clientSelectors ?? []), CLIENT_SELECTOR],
+      clientNamespaceSelector: CLIENT_NAMESPACE_SELECTOR,
       restApiClientSelectors: [...(props.patroni?.restApiClientSelectors ?? []), ...probe],
+      clusterDomain: domain,
     });
-    this.router = new PostgresRouter(this, 'router', { ...props.router, patroni: this.patroni, etcd: this.etcd });
+    if (this.chaosProbeAllowed) {
+      // The chaos probe (test tooling, kind only): it watches Patroni's leader key and writes its own keys.
+      this.etcd.allowClients('ChaosProbe', CHAOS_PROBE_SELECTOR, {
+        name: CHAOS_PROBE.etcdUser,
+        grants: [{ prefix: `${this.patroni.dcsPrefix}${this.patroni.scope}/`, permission: 'read' }, { prefix: 'chaos/', permission: 'readwrite' }],
+      });
+    }
+    this.router = new PostgresRouter(this, 'router', { image: image('router'), ...props.router, patroni: this.patroni, etcd: this.etcd });
     this.redis = new RedisSentinel(this, 'redis', {
       clusterDomain: domain,
+      image: image('redis'),
       ...props.redis,
       clientSelectors: [...(props.redis?.clientSelectors ?? []), CLIENT_SELECTOR],
+      clientNamespaceSelector: CLIENT_NAMESPACE_SELECTOR,
     });
   }
 
@@ -116,14 +145,15 @@ export class HaTierChart extends Chart {
         { name: this.patroni.credentialsSecretName, keys: Object.values(COMPONENTS.postgres.secret.keys) },
         { name: this.redis.credentialsSecretName, keys: Object.values(COMPONENTS.redis.secret.keys) },
       ],
-      etcd: { clientUrls: this.etcd.clientUrls },
+      etcd: { clientUrls: this.etcd.clientUrls, users: this.etcd.users },
+      certificates: [...this.etcd.certificates, ...this.patroni.certificates, ...this.redis.certificates],
       patroni: {
         scope: this.patroni.scope,
         dcsPrefix: this.patroni.dcsPrefix,
         dcs: this.patroni.dcsSettings,
         switchoverOnDelete: this.patroni.switchoverOnDelete,
         terminationGracePeriodSeconds: this.patroni.terminationGracePeriodSeconds,
-        users: { superuser: this.patroni.superuserUsername, replication: this.patroni.replicationUsername },
+        users: { superuser: this.patroni.superuserUsername, replication: this.patroni.replicationUsername, app: PG_APP.user, database: PG_APP.database },
       },
       redis: {
         masterName: this.redis.masterName,

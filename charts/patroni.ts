@@ -5,15 +5,17 @@
 import { Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS } from '../contract/index.js';
+import {
+  CertificateSpec, COMPONENTS, MOUNTS, PATRONI_API_USER, PG_APP, TLS_FILES, etcdClientSecret, serviceHost,
+} from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
-  ResourceProps, StorageProps, Topology, TOPOLOGIES, componentLabels, defaultImage, disruptionBudget, namespaceOf,
-  parseQuantity, service, validateResources,
+  ResourceProps, StorageProps, Topology, TOPOLOGIES, clientPeers, componentLabels, defaultImage, disruptionBudget,
+  namespaceOf, parseQuantity, secretVolume, service, validateResources,
 } from './common.js';
 import type { EtcdCluster } from './etcd.js';
 import { ConfigError, requireInteger, requireOneOf, show } from './errors.js';
-import { httpProbe, memberStatefulSet } from './workload.js';
+import { httpsProbe, memberStatefulSet } from './workload.js';
 
 export interface PatroniClusterProps {
   /** The etcd cluster Patroni keeps its state in (its DCS). Patroni's pods are let into its client port. */
@@ -87,8 +89,9 @@ export interface PatroniClusterProps {
    */
   readonly maximumLagOnFailover?: number;
   /**
-   * pg_hba.conf lines. The default allows local connections, replication by the replication user and
-   * password (SCRAM) logins from the pod network; NetworkPolicies decide who reaches the port at all.
+   * pg_hba.conf lines. The default allows the local socket to the operating-system user of the same
+   * name (peer), and over the network only TLS with a SCRAM password, for replication and for every
+   * role; anything else over the network is rejected. NetworkPolicies decide who reaches the port.
    * @default - see DEFAULT_PG_HBA
    */
   readonly pgHba?: string[];
@@ -140,6 +143,11 @@ export interface PatroniClusterProps {
    */
   readonly clientSelectors?: Record<string, string>[];
   /**
+   * Labels of the other namespaces whose pods (matching `clientSelectors`) may connect too.
+   * @default - clients in the tier's namespace only
+   */
+  readonly clientNamespaceSelector?: Record<string, string>;
+  /**
    * Label sets of pods (besides the members and the router) allowed to read Patroni's REST API on 8008,
    * e.g. the chaos probe that samples each member's role.
    * @default - only the members themselves
@@ -150,13 +158,18 @@ export interface PatroniClusterProps {
    * @default 45
    */
   readonly terminationGracePeriodSeconds?: number;
+  /**
+   * The cluster's DNS domain, part of the members' stable names (in their certificate).
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
 }
 
 export const DEFAULT_PG_HBA = [
-  'local all all trust',
-  'host replication {replication} 0.0.0.0/0 scram-sha-256',
-  'host all all 127.0.0.1/32 scram-sha-256',
-  'host all all 0.0.0.0/0 scram-sha-256',
+  'local all all peer',
+  'hostssl replication {replication} 0.0.0.0/0 scram-sha-256',
+  'hostssl all all 0.0.0.0/0 scram-sha-256',
+  'host all all 0.0.0.0/0 reject',
 ];
 
 export const DEFAULT_PG_PARAMETERS: Record<string, string | number | boolean> = {
@@ -173,6 +186,21 @@ export const DEFAULT_PG_PARAMETERS: Record<string, string | number | boolean> = 
   log_destination: 'stderr',
   logging_collector: 'off',
 };
+
+/**
+ * TLS of every member, in each member's own configuration (not the DCS): a member replaced during an
+ * upgrade serves TLS from its first start, whatever the DCS copy says.
+ */
+export const PG_TLS_PARAMETERS: Record<string, string> = {
+  ssl: 'on',
+  ssl_min_protocol_version: 'TLSv1.2',
+  ssl_cert_file: `${MOUNTS.tls}/${TLS_FILES.cert}`,
+  ssl_key_file: `${MOUNTS.tls}/${TLS_FILES.key}`,
+  ssl_ca_file: `${MOUNTS.tls}/${TLS_FILES.ca}`,
+};
+
+/** The etcd user Patroni logs in as (it may touch only its cluster's keys). */
+export const ETCD_USER = 'patroni';
 
 /** Where the PostgreSQL volume is mounted; PGDATA is a subdirectory so lost+found never bothers initdb. */
 const DATA_MOUNT = '/var/lib/postgresql/data';
@@ -199,6 +227,9 @@ export class PatroniCluster extends Construct {
   public readonly replicationUsername: string;
   /** Patroni's `namespace`: the etcd key prefix of every cluster, `<prefix><scope>/...`. */
   public readonly dcsPrefix = '/service/';
+  /** The members' certificate (PostgreSQL and the REST API). */
+  public readonly certificates: CertificateSpec[];
+  public readonly tlsSecretName: string;
 
   constructor(scope: Construct, id: string, props: PatroniClusterProps) {
     super(scope, id);
@@ -267,11 +298,32 @@ export class PatroniCluster extends Construct {
       },
     };
     const etcdHosts = props.etcd.clientEndpoints;
+    const tls = (f: keyof typeof TLS_FILES) => `${MOUNTS.tls}/${TLS_FILES[f]}`;
+    const etcdTls = (f: keyof typeof TLS_FILES) => `${MOUNTS.etcdClient}/${TLS_FILES[f]}`;
+    // Members verify each other's certificate (and PostgreSQL clients may verify the server's name):
+    // the REST API is reached by the members' stable names, which the certificate covers.
+    const headless = `${COMPONENTS.postgres.headlessService}.${ns}.svc`;
+    const domain = props.clusterDomain ?? 'cluster.local';
+    this.tlsSecretName = `${this.name}-tls`;
+    this.certificates = [{
+      secret: this.tlsSecretName,
+      commonName: this.name,
+      dnsNames: [`*.${headless}.${domain}`, `*.${headless}`,
+        ...Object.values(COMPONENTS.postgres.services).flatMap((svc) => [serviceHost(svc, ns, domain), `${svc}.${ns}.svc`]), 'localhost'],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    }];
+    const verifyCa = { sslmode: 'verify-ca', sslrootcert: tls('ca') };
     const patroniConfig = {
       scope: this.scope,
       namespace: this.dcsPrefix,
-      restapi: { listen: `0.0.0.0:${ports.patroni}` },
-      etcd3: { hosts: etcdHosts, protocol: 'http' },
+      // TLS; changing anything (switchover, configuration) needs the REST API user's password
+      // (PATRONI_RESTAPI_USERNAME/PASSWORD, from the credentials Secret's files: patroni-start).
+      restapi: { listen: `0.0.0.0:${ports.patroni}`, certfile: tls('cert'), keyfile: tls('key'), cafile: tls('ca') },
+      // How this member calls the others' REST API: TLS, verified against the tier's CA.
+      ctl: { cacert: tls('ca') },
+      // etcd over TLS with a client certificate, logged in as ETCD_USER (PATRONI_ETCD3_USERNAME/PASSWORD).
+      etcd3: { hosts: etcdHosts, protocol: 'https', cacert: etcdTls('ca'), cert: etcdTls('cert'), key: etcdTls('key') },
       bootstrap: {
         dcs: this.dcsSettings,
         initdb: [{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums'],
@@ -283,11 +335,16 @@ export class PatroniCluster extends Construct {
         // The postmaster holds the data directory's fence lock for its whole life (images/patroni).
         bin_name: { postgres: '/usr/local/bin/postgres-fenced' },
         pgpass: '/tmp/pgpass',
+        // Patroni's own queries use the local socket (peer authentication as the superuser).
+        use_unix_socket: true,
+        parameters: PG_TLS_PARAMETERS,
         // Local pg_hba wins over the DCS copy, so an edit here takes effect on reload.
         pg_hba: (props.pgHba ?? DEFAULT_PG_HBA).map((l) => l.replace('{replication}', this.replicationUsername)),
+        // Replication and pg_rewind connect over TLS, verifying the leader's certificate against the CA
+        // (not its name: they connect to the leader's pod address).
         authentication: {
-          superuser: { username: this.superuserUsername },
-          replication: { username: this.replicationUsername },
+          superuser: { username: this.superuserUsername, ...verifyCa },
+          replication: { username: this.replicationUsername, ...verifyCa },
         },
       },
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
@@ -333,10 +390,8 @@ export class PatroniCluster extends Construct {
       });
     }
 
-    const secretEnv = (name: string, key: string): k8s.EnvVar => ({
-      name, valueFrom: { secretKeyRef: { name: this.credentialsSecretName, key } },
-    });
     const { keys } = COMPONENTS.postgres.secret;
+    const secretFile = (key: string) => `${MOUNTS.secrets}/${key}`;
 
     this.statefulSet = memberStatefulSet(this, {
       component: 'postgres',
@@ -353,28 +408,43 @@ export class PatroniCluster extends Construct {
         env: [
           { name: 'PATRONI_NAME', value: '$(POD_NAME)' },
           { name: 'PATRONI_SCOPE', value: this.scope },
-          // Members find each other through the addresses each one publishes in etcd on every
-          // HA loop, so the pod IP is always current. A DNS name could be served stale by the
-          // cluster DNS cache for up to its TTL after a pod is recreated, and a promoting replica
-          // would then time out asking the old address for its position.
-          { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(POD_IP):${ports.patroni}` },
+          // The REST API by the stable name its certificate covers (members verify it); PostgreSQL by
+          // the pod IP, always current in etcd (the router routes to it; replication verifies the CA).
+          { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(POD_NAME).${headless}.${domain}:${ports.patroni}` },
           { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(POD_IP):${ports.postgresql}` },
-          secretEnv('PATRONI_SUPERUSER_PASSWORD', keys.superuser),
-          secretEnv('PATRONI_REPLICATION_PASSWORD', keys.replication),
+          // Passwords are files; patroni-start hands them to Patroni (it reads these only from its
+          // environment or its configuration file).
+          { name: 'PATRONI_SUPERUSER_PASSWORD_FILE', value: secretFile(keys.superuser) },
+          { name: 'PATRONI_REPLICATION_PASSWORD_FILE', value: secretFile(keys.replication) },
+          { name: 'PATRONI_RESTAPI_USERNAME', value: PATRONI_API_USER },
+          // Patroni reads the etcd3 user and password from its environment only when another
+          // PATRONI_ETCD3_* setting is there too (patroni/config.py): the protocol, as in the file.
+          { name: 'PATRONI_ETCD3_PROTOCOL', value: 'https' },
+          { name: 'PATRONI_ETCD3_USERNAME', value: ETCD_USER },
+          { name: 'PATRONI_ETCD3_PASSWORD_FILE', value: secretFile(keys.etcd) },
+          { name: 'PATRONI_RESTAPI_PASSWORD_FILE', value: secretFile(keys.restapi) },
+          { name: 'PATRONI_RESTAPI_URL', value: `https://127.0.0.1:${ports.patroni}` },
+          { name: 'PATRONI_RESTAPI_CACERT', value: tls('ca') },
+          { name: 'PG_APP_USER', value: PG_APP.user },
+          { name: 'PG_APP_DATABASE', value: PG_APP.database },
+          { name: 'PG_APP_PASSWORD_FILE', value: secretFile(keys.app) },
+          { name: 'PG_MONITOR_USER', value: PG_APP.monitor },
+          { name: 'PG_MONITOR_PASSWORD_FILE', value: secretFile(keys.monitor) },
+          { name: 'PG_SSLROOTCERT', value: tls('ca') },
           { name: 'PGDATA', value: `${DATA_MOUNT}/pgdata` },
           // The hand-over must end well within the grace period; it is skipped when less is left.
           { name: 'SWITCHOVER_TIMEOUT_SECONDS', value: String(Math.max(5, grace - 15)) },
           { name: 'SWITCHOVER_MIN_GRACE_SECONDS', value: String(Math.min(grace, 20)) },
         ],
         // Patroni's REST API answers once its HA loop runs (a replica may still be cloning).
-        startupProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 2, failureThreshold: 90 }),
+        startupProbe: httpsProbe('/liveness', 'patroni', { periodSeconds: 2, failureThreshold: 90 }),
         // Ready: this member is the leader, or PostgreSQL runs as a replica.
-        readinessProbe: httpProbe('/readiness', 'patroni', { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
+        readinessProbe: httpsProbe('/readiness', 'patroni', { periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2 }),
         // Alive: Patroni's HA loop has run within ttl (primary) or 2 × ttl (replica). Not PostgreSQL's state,
         // which Patroni itself manages. Three misses 10 s apart, each allowed 5 s: a restart takes a
         // loop stuck for at least 25-30 s, longer than any failover it could be part of, so a busy primary
         // on a 2-vCPU machine (a slow answer, not a stuck loop) is never restarted by it.
-        livenessProbe: httpProbe('/liveness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        livenessProbe: httpsProbe('/liveness', 'patroni', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         ...(this.switchoverOnDelete
           ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/patroni-prestop'] } } } }
           : {}),
@@ -384,10 +454,16 @@ export class PatroniCluster extends Construct {
           { name: 'config', mountPath: '/etc/patroni', readOnly: true },
           { name: 'tmp', mountPath: '/tmp' },
           { name: 'run', mountPath: '/run/postgresql' },
+          { name: 'tls', mountPath: MOUNTS.tls, readOnly: true },
+          { name: 'etcd-client', mountPath: MOUNTS.etcdClient, readOnly: true },
+          { name: 'secrets', mountPath: MOUNTS.secrets, readOnly: true },
         ],
       },
       volumes: [
         { name: 'config', configMap: { name: config.name } },
+        secretVolume('tls', this.tlsSecretName),
+        secretVolume('etcd-client', etcdClientSecret(ETCD_USER)),
+        secretVolume('secrets', this.credentialsSecretName),
         { name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString('64Mi') } },
         { name: 'run', emptyDir: { sizeLimit: k8s.Quantity.fromString('16Mi') } },
       ],
@@ -395,8 +471,13 @@ export class PatroniCluster extends Construct {
 
     disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
 
-    // Patroni keeps its state in etcd.
-    props.etcd.allowClients('PatroniClients', labels.selector);
+    // Patroni keeps its state in etcd, under its own prefix only.
+    // Patroni talks to etcd's HTTP gateway, where etcd ignores certificate names: it logs in with a password.
+    props.etcd.allowClients('PatroniClients', labels.selector, {
+      name: ETCD_USER,
+      grants: [{ prefix: `${this.dcsPrefix}${this.scope}/`, permission: 'readwrite' }],
+      password: { secret: this.credentialsSecretName, key: keys.etcd },
+    });
 
     // PostgreSQL from the members (replication) and from clients; Patroni's REST API between members
     // (a promoting replica checks the others' positions there, a failsafe primary calls them all).
@@ -406,9 +487,9 @@ export class PatroniCluster extends Construct {
     });
     this.policy.addIngressRule(kplus.Pods.select(this, 'Peers', { labels: labels.selector }),
       [kplus.NetworkPolicyPort.tcp(ports.postgresql), kplus.NetworkPolicyPort.tcp(ports.patroni)]);
-    (props.clientSelectors ?? []).forEach((sel, i) => {
-      this.policy.addIngressRule(kplus.Pods.select(this, `Clients${i}`, { labels: sel }), [kplus.NetworkPolicyPort.tcp(ports.postgresql)]);
-    });
+    for (const peer of clientPeers(this, 'Clients', props.clientSelectors ?? [], props.clientNamespaceSelector)) {
+      this.policy.addIngressRule(peer, [kplus.NetworkPolicyPort.tcp(ports.postgresql)]);
+    }
     (props.restApiClientSelectors ?? []).forEach((sel, i) => this.allowRestApiClients(`RestClients${i}`, sel));
   }
 

@@ -6,11 +6,11 @@
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { COMPONENTS, ROUTED_SLICES, ROUTER_MANAGER } from '../contract/index.js';
+import { COMPONENTS, MOUNTS, ROUTED_SLICES, ROUTER_MANAGER, etcdClientSecret } from '../contract/index.js';
 import { k8s } from '../imports/k8s.js';
 import {
   ResourceProps, Topology, TOPOLOGIES, componentLabels, containerSecurityContext, defaultImage, disruptionBudget,
-  namespaceOf, podSecurityContext, resourceRequirements, scheduling, validateResources,
+  namespaceOf, podSecurityContext, resourceRequirements, scheduling, secretVolume, validateResources,
 } from './common.js';
 import type { EtcdCluster } from './etcd.js';
 import { requireInteger, requireOneOf } from './errors.js';
@@ -120,6 +120,9 @@ export class PostgresRouter extends Construct {
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 { name: 'ETCD_ENDPOINTS', value: props.etcd.clientUrls.join(',') },
+                // Its etcd client certificate (etcd user "router": read Patroni's keys); the same CA
+                // verifies the Patroni members' REST API.
+                { name: 'TLS_DIR', value: MOUNTS.etcdClient },
                 { name: 'PATRONI_CLUSTER_PREFIX', value: `${patroni.dcsPrefix}${patroni.scope}/` },
                 { name: 'ROUTER_RESYNC_MS', value: String(resync) },
               ],
@@ -131,15 +134,17 @@ export class PostgresRouter extends Construct {
               livenessProbe: httpProbe('/livez', 'http', { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
               resources: resourceRequirements(resources),
               securityContext: containerSecurityContext(),
+              volumeMounts: [{ name: 'etcd-client', mountPath: MOUNTS.etcdClient, readOnly: true }],
             }],
+            volumes: [secretVolume('etcd-client', etcdClientSecret('router'))],
           },
         },
       },
     });
     if (replicas > 1) disruptionBudget(this, 'Budget', this.name, labels.selector, labels.all);
 
-    // The router reads Patroni's keys in etcd and asks members' REST APIs about failsafe mode.
-    props.etcd.allowClients('RouterClients', labels.selector);
+    // The router reads Patroni's keys in etcd (nothing else) and asks members' REST APIs about failsafe mode.
+    props.etcd.allowClients('RouterClients', labels.selector, { name: 'router', grants: [{ prefix: `${patroni.dcsPrefix}${patroni.scope}/`, permission: 'read' }] });
     patroni.allowRestApiClients('Router', labels.selector);
   }
 }

@@ -112,6 +112,16 @@ export function httpProbe(path: string, port: string, timing: Omit<k8s.Probe, 'h
   return { httpGet: { path, port: k8s.IntOrString.fromString(port) }, ...timing };
 }
 
+/** A probe that only opens a TCP connection to a named container port. */
+export function tcpProbe(port: string, timing: Omit<k8s.Probe, 'httpGet' | 'exec' | 'tcpSocket'>): k8s.Probe {
+  return { tcpSocket: { port: k8s.IntOrString.fromString(port) }, ...timing };
+}
+
+/** A probe on a named container port over HTTPS (the kubelet does not verify the certificate). */
+export function httpsProbe(path: string, port: string, timing: Omit<k8s.Probe, 'httpGet' | 'exec'>): k8s.Probe {
+  return { httpGet: { path, port: k8s.IntOrString.fromString(port), scheme: 'HTTPS' }, ...timing };
+}
+
 /** A probe running a command in the container. */
 export function execProbe(command: string[], timing: Omit<k8s.Probe, 'httpGet' | 'exec'>): k8s.Probe {
   return { exec: { command }, ...timing };

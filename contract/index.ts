@@ -23,12 +23,7 @@ export const LABEL = {
   chaosProbe: 'ha-tier.dev/chaos-probe',
   /** On the tier's Namespace: the profile it was synthesized with (tools rebuild the descriptor from it). */
   profile: 'ha-tier.dev/profile',
-  /** On Patroni pods: `primary` or `replica`, set by Patroni's callback; the -primary/-replicas Services select on it. */
-  role: 'ha-tier.dev/role',
 } as const;
-
-/** Values of `LABEL.role`. */
-export const ROLE = { primary: 'primary', replica: 'replica' } as const;
 
 /**
  * The EndpointSlices behind the selector-less `postgres-primary` and `postgres-replicas` Services. The
@@ -98,7 +93,10 @@ export const COMPONENTS = {
     ports: { postgresql: 5432, patroni: 8008 },
     secret: {
       name: 'postgres-credentials',
-      keys: { superuser: 'superuser-password', replication: 'replication-password' },
+      keys: {
+        superuser: 'superuser-password', replication: 'replication-password', app: 'app-password', monitor: 'monitor-password', restapi: 'restapi-password',
+        etcd: 'etcd-password',
+      },
     },
     system: 'pg', leaderView: 'patroni', stateful: true,
   },
@@ -106,7 +104,12 @@ export const COMPONENTS = {
     key: 'redis', workload: 'redis', workloadKind: 'StatefulSet', container: 'redis', role: 'cache', image: 'redis',
     headlessService: 'redis-headless', services: {},
     ports: { redis: 6379 },
-    secret: { name: 'redis-credentials', keys: { password: 'password' } },
+    secret: {
+      name: 'redis-credentials',
+      keys: {
+        app: 'app-password', replication: 'replication-password', sentinel: 'sentinel-password', admin: 'admin-password', monitor: 'monitor-password',
+      },
+    },
     system: 'redis', leaderView: 'sentinel', stateful: true,
   },
   sentinel: {
@@ -159,7 +162,69 @@ export function serviceHost(service: string, namespace: string, clusterDomain = 
 }
 
 /** The chaos runner's in-cluster probe pod. */
-export const CHAOS_PROBE = { pod: 'chaos-probe', container: 'probe', repository: 'ha-tier/chaos-probe' } as const;
+export const CHAOS_PROBE = { pod: 'chaos-probe', container: 'probe', repository: 'ha-tier/chaos-probe', etcdUser: 'chaos' } as const;
+
+/**
+ * Where a pod finds what Secrets hold, mounted as files (never environment values of the pod spec):
+ * its own certificate (`tls.crt`, `tls.key`, and the tier's `ca.crt`), its etcd client certificate
+ * (same file names), and the passwords it needs (one file per key of the credentials Secret).
+ */
+export const MOUNTS = {
+  tls: '/etc/ha-tier/tls',
+  etcdClient: '/etc/ha-tier/etcd-client',
+  secrets: '/etc/ha-tier/secrets',
+} as const;
+
+/** File names inside a certificate Secret (those of `kubernetes.io/tls` plus the CA). */
+export const TLS_FILES = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
+
+/** The Secret holding the tier's own CA (certificate and key), made once by `npm run up`. */
+export const CA_SECRET = 'ha-tier-ca';
+
+/** The Secret of the etcd client certificate of `user` (its common name is the etcd user name). */
+export const etcdClientSecret = (user: string) => `etcd-client-${user}`;
+
+/**
+ * PostgreSQL: the application's role and database (no superuser, no CREATEROLE), and a monitoring
+ * role (pg_monitor: it may read the replication state, nothing of the data).
+ */
+export const PG_APP = { user: 'app', database: 'app', monitor: 'monitor' } as const;
+
+/**
+ * Redis ACL users: the application's (data commands only), replication's, the sentinels', a read-only
+ * monitor's (PING, INFO, ROLE) and the tier's own scripts' (admin). The default user is off.
+ */
+export const REDIS_USERS = { app: 'app', replication: 'replication', sentinel: 'sentinel', admin: 'admin', monitor: 'monitor' } as const;
+
+/** Patroni's REST API user for what changes state (switchover, configuration). */
+export const PATRONI_API_USER = 'patroni';
+
+/** A certificate the tier needs, issued by `npm run up` from the tier's CA into a Secret. */
+export interface CertificateSpec {
+  readonly secret: string;
+  /**
+   * The subject's common name; absent for a client certificate that must not name an etcd user (etcd
+   * refuses requests to its HTTP gateway from a certificate with one): its subject is then
+   * `O=ha-tier, OU=<secret>`.
+   */
+  readonly commonName?: string;
+  readonly dnsNames: readonly string[];
+  readonly ipAddresses: readonly string[];
+  /** A server certificate (serverAuth; also clientAuth for etcd peers) or a client's. */
+  readonly usage: 'server' | 'client';
+}
+
+/**
+ * An etcd user and the key ranges it may touch. A gRPC client authenticates by its client
+ * certificate, whose common name is the user's name. A client of etcd's HTTP gateway (Patroni) cannot:
+ * etcd ignores certificate names there, so that user has a password, the key `password.key` of the
+ * Secret `password.secret`, and a certificate without a common name (it only opens the TLS connection).
+ */
+export interface EtcdUser {
+  readonly name: string;
+  readonly grants: readonly { readonly prefix: string; readonly permission: 'read' | 'write' | 'readwrite' }[];
+  readonly password?: { readonly secret: string; readonly key: string };
+}
 
 /**
  * What a synthesized tier is, as the programs that use it need to know it: written by `npm run synth`
@@ -178,9 +243,13 @@ export interface TierDescriptor {
   /** The Secrets the tier reads, created at deploy time (never synthesized), with their keys. */
   readonly secrets: readonly { readonly name: string; readonly keys: readonly string[] }[];
   readonly etcd: {
-    /** `https://host:2379` or `http://host:2379` of every member. */
+    /** `https://host:2379` of every member. */
     readonly clientUrls: readonly string[];
+    /** The users its clients authenticate as (by client certificate), with what each may touch. */
+    readonly users: readonly EtcdUser[];
   };
+  /** Every certificate the tier's pods mount, issued from the CA in `CA_SECRET`. */
+  readonly certificates: readonly CertificateSpec[];
   readonly patroni: {
     readonly scope: string;
     /** The DCS key prefix, e.g. `/service/` (Patroni's `namespace`). */
@@ -189,8 +258,8 @@ export interface TierDescriptor {
     readonly dcs: Readonly<Record<string, unknown>>;
     readonly switchoverOnDelete: boolean;
     readonly terminationGracePeriodSeconds: number;
-    /** PostgreSQL role names. */
-    readonly users: { readonly superuser: string; readonly replication: string };
+    /** PostgreSQL role names, and the application's database. */
+    readonly users: { readonly superuser: string; readonly replication: string; readonly app: string; readonly database: string };
   };
   readonly redis: {
     readonly masterName: string;

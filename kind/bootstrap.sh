@@ -6,11 +6,14 @@
 #      offline lab, kind/lab/up.sh)
 #   3. the images of images/, built and loaded with `kind load docker-image` (versioned tags)
 #   4. synth (dist/: the manifests, and descriptor/tier.json, which the next steps read names from)
-#   5. the namespace and the Secrets with generated passwords, unless they exist (never printed),
-#      then `kubectl apply -f dist/`
-#   6. wait until the tier is healthy as its components see it (tools/status.ts --wait), replace the
+#   5. the namespace; the Secrets: generated passwords and certificates from the tier's own CA
+#      (tools/credentials.ts: made once, filled in or renewed when needed, never printed); then
+#      `kubectl apply -f dist/`
+#   6. etcd's users and authentication as soon as etcd answers (tools/reconcile.ts --only etcd); wait
+#      until the tier is healthy as its components see it (tools/status.ts --wait), replace the
 #      members a changed template left outdated, leader last (tools/rollout.ts: the StatefulSets use
-#      OnDelete), then bring the components' own state in line (tools/reconcile.ts)
+#      OnDelete), then bring the components' own state in line (tools/reconcile.ts: etcd, PostgreSQL
+#      roles, Patroni's configuration)
 #
 # Settings (environment):
 #   HA_TIER_PROFILE   kind | minimal | production (default kind); or `npm run up -- --profile NAME`
@@ -45,6 +48,7 @@ use_lab() {
 
 check_prerequisites() {
   command -v node >/dev/null || die "Node.js 20 or later is required (https://nodejs.org)."
+  command -v openssl >/dev/null || die "openssl is required to make the tier's certificates (e.g. apt-get install openssl, or brew install openssl)."
   if [ ! -d "${REPO_ROOT}/node_modules/cdk8s" ]; then
     log "    installing npm dependencies (npm ci)"
     (cd "${REPO_ROOT}" && npm ci --no-audit --no-fund >"${UP_LOG_DIR}/npm-ci.log" 2>&1) \
@@ -90,23 +94,16 @@ build_and_load_images() {
   done
 }
 
-# Secrets with generated passwords, created once; values go through a 0600 file, never argv or logs.
-ensure_secret() {
-  local name="$1"; shift
-  if kubectl -n "${NAMESPACE}" get secret "${name}" >/dev/null 2>&1; then
-    log "    secret ${name} exists"
-    return 0
-  fi
-  local envfile; envfile=$(mktemp)
-  chmod 600 "${envfile}"
-  local key
-  for key in "$@"; do
-    printf '%s=%s\n' "${key}" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | head -c 32)" >>"${envfile}"
-  done
-  kubectl -n "${NAMESPACE}" create secret generic "${name}" --from-env-file="${envfile}" >/dev/null \
-    || { rm -f "${envfile}"; die "could not create secret ${name}"; }
-  rm -f "${envfile}"
-  log "    secret ${name} created (passwords generated, not shown)"
+# A namespace that runs a tier from before TLS (0.1: plain etcd, PostgreSQL and Redis) cannot be
+# changed in place: etcd's members would have to move their peer URLs to https one by one, and every
+# client to TLS and its own user at the same moment. Stop before touching it.
+refuse_plain_tier() {
+  local args
+  args=$(kubectl -n "${NAMESPACE}" get statefulset etcd -o jsonpath='{.spec.template.spec.containers[0].args}' 2>/dev/null || true)
+  case "${args}" in
+    *listen-client-urls=http://*)
+      die "namespace ${NAMESPACE} runs a tier from before TLS (etcd serves plain http); it cannot be upgraded in place. Take what you need from it, remove it (npm run down), then run npm run up again (docs/upgrade.md)." ;;
+  esac
 }
 
 # synth: writes the manifests and tier.json into OUT (dist/ for the default namespace; a second tier,
@@ -162,11 +159,9 @@ main() {
   synth
   log "[5/6] namespace ${NAMESPACE}, secrets, apply"
   kubectl get namespace "${NAMESPACE}" >/dev/null 2>&1 || kubectl create namespace "${NAMESPACE}" >/dev/null
-  local secret
-  while read -r secret; do
-    # shellcheck disable=SC2086 # the keys are words
-    ensure_secret ${secret}
-  done < <(tier_json "t.secrets.map((s) => [s.name, ...s.keys].join(' ')).join('\\n')")
+  refuse_plain_tier
+  # Passwords and certificates (the tier's own CA), made through the API, never shown.
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/credentials.ts --namespace "${NAMESPACE}" --descriptor "${OUT}/descriptor/tier.json")
   align_update_strategies
   local applied; applied=$(date +%s)
   kubectl apply -f "${OUT}/" | sed 's/^/    /' >&2
@@ -176,6 +171,8 @@ main() {
   for workload in $(tier_json "t.workloads.filter((w) => w.kind === 'Deployment').map((w) => 'deployment/' + w.name).join(' ')"); do
     kubectl -n "${NAMESPACE}" rollout status "${workload}" --timeout="${WAIT_SECONDS}s" 2>&1 | tail -n 1 | sed 's/^/    /' >&2
   done
+  # etcd's users and authentication before anything else relies on them.
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/reconcile.ts --namespace "${NAMESPACE}" --only etcd)
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/status.ts --namespace "${NAMESPACE}" --wait "${WAIT_SECONDS}" --no-writes >/dev/null)
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/rollout.ts --namespace "${NAMESPACE}")
   (cd "${REPO_ROOT}" && npx --no-install tsx tools/reconcile.ts --namespace "${NAMESPACE}")

@@ -10,11 +10,15 @@
  *
  * HTTP on the contract's router port: /livez, /readyz (etcd read within the last 10 s) and /state.
  *
+ * etcd and the members' REST API are reached over TLS (clients/): the router's etcd client certificate
+ * (etcd user `router`, which may only read Patroni's keys) and the tier's CA are mounted in TLS_DIR.
+ *
  * Environment: POD_NAMESPACE, POD_NAME, ETCD_ENDPOINTS (comma-separated URLs), PATRONI_CLUSTER_PREFIX
- * (e.g. /service/postgres/), ROUTER_RESYNC_MS (default 1000).
+ * (e.g. /service/postgres/), TLS_DIR, ROUTER_RESYNC_MS (default 1000).
  */
 import { Etcd3 } from 'etcd3';
 import { createServer } from 'node:http';
+import { etcdCredentials, httpsGetJson, readTlsDir } from '../clients/index.js';
 import { COMPONENTS, LABEL, ROUTED_SLICES, ROUTER_MANAGER, ROUTER_REVISION_ANNOTATION } from '../contract/index.js';
 import { ApiError, EndpointSlice, Kube } from './kube.js';
 import { DcsMember, DcsState, Routing, desiredRouting, failsafeCandidate, mayWrite, parseDcs, sameEndpoints, sliceEndpoints } from './routing.js';
@@ -32,10 +36,13 @@ const ME = env('POD_NAME', 'router');
 const PREFIX = env('PATRONI_CLUSTER_PREFIX');
 const RESYNC_MS = Number(env('ROUTER_RESYNC_MS', '1000'));
 const ENDPOINTS = env('ETCD_ENDPOINTS').split(',').filter(Boolean);
+const TLS = readTlsDir(env('TLS_DIR'));
 
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} router ${ME}: ${msg}\n`);
 
-const etcd = new Etcd3({ hosts: ENDPOINTS, dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 700 }) });
+const etcd = new Etcd3({
+  hosts: ENDPOINTS, credentials: etcdCredentials(TLS), dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 700 }),
+});
 const kube = new Kube();
 
 interface Status {
@@ -54,8 +61,7 @@ let lastPrimary: string | null = null;
 async function inFailsafe(member: DcsMember | undefined): Promise<boolean> {
   if (!member?.apiBase) return false;
   try {
-    const res = await fetch(`${member.apiBase}/patroni`, { signal: AbortSignal.timeout(800) });
-    const body = (await res.json()) as { role?: string; failsafe_mode_is_active?: boolean };
+    const body = await httpsGetJson<{ role?: string; failsafe_mode_is_active?: boolean }>(`${member.apiBase}/patroni`, TLS.ca, 800);
     return body.role === 'primary' && body.failsafe_mode_is_active === true;
   } catch {
     return false;

@@ -1,6 +1,8 @@
 /** Pointed assertions on the synthesized manifests: the properties the tier depends on. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Testing } from 'cdk8s';
+import { HaTierChart, profile } from '../charts/index.js';
 import { LABEL, ROUTED_SLICES, ROUTER_MANAGER } from '../contract/index.js';
 
 const LABEL_CLIENT = LABEL.client;
@@ -19,7 +21,7 @@ Names('object names are stable (they are part of the public contract)', () => {
   assert.equal(names, [
     'ConfigMap/postgres-patroni', 'ConfigMap/redis', 'Deployment/postgres-router',
     'EndpointSlice/postgres-primary', 'EndpointSlice/postgres-replicas', 'Namespace/ha-tier',
-    'NetworkPolicy/etcd', 'NetworkPolicy/postgres', 'NetworkPolicy/redis', 'NetworkPolicy/sentinel',
+    'NetworkPolicy/default-deny-ingress', 'NetworkPolicy/etcd', 'NetworkPolicy/postgres', 'NetworkPolicy/redis', 'NetworkPolicy/sentinel',
     'PodDisruptionBudget/etcd', 'PodDisruptionBudget/postgres', 'PodDisruptionBudget/postgres-router', 'PodDisruptionBudget/redis',
     'PodDisruptionBudget/sentinel',
     'Role/postgres-pod-reader', 'Role/postgres-router', 'RoleBinding/postgres-pod-reader', 'RoleBinding/postgres-router',
@@ -34,18 +36,33 @@ Names('the Namespace comes first and enforces Pod Security "restricted"; everyth
   assert.is(kind[0].metadata.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
   assert.ok(kind.slice(1).every((o) => o.metadata.namespace === 'ha-tier'));
 });
-Names('no Secret is synthesized, and no password value appears anywhere', () => {
+Names('no Secret is synthesized; Secrets reach containers only as files, never as environment values', () => {
   assert.not.ok(kind.some((o) => o.kind === 'Secret'));
   const text = JSON.stringify(kind);
   assert.not.match(text, /requirepass|masterauth|auth-pass/i);
+  assert.not.match(text, /secretKeyRef/, 'no environment variable takes a Secret\'s value');
+  let files = 0;
   for (const s of sts(kind)) {
-    for (const c of s.spec.template.spec.containers) {
-      for (const e of c.env.filter((x: any) => /PASSWORD/.test(x.name))) {
-        assert.ok(e.valueFrom?.secretKeyRef, `${s.metadata.name}/${e.name} comes from a Secret`);
-        assert.is(e.value, undefined);
+    const pod = s.spec.template.spec;
+    const secretMounts = new Map<string, string>();
+    for (const c of pod.containers) {
+      for (const m of c.volumeMounts ?? []) {
+        const v = pod.volumes.find((x: any) => x.name === m.name);
+        if (v?.secret) {
+          secretMounts.set(m.mountPath, v.secret.secretName);
+          assert.is(v.secret.defaultMode, 0o440, `${s.metadata.name}/${v.name}: readable by the pod's group only`);
+          assert.ok(m.readOnly, `${s.metadata.name}/${m.name} is mounted read-only`);
+        }
+      }
+      for (const e of (c.env ?? []).filter((x: any) => /PASSWORD/.test(x.name))) {
+        assert.match(e.name, /_FILE$/, `${s.metadata.name}/${e.name} names a file`);
+        const dir = [...secretMounts.keys()].find((d) => e.value.startsWith(`${d}/`));
+        assert.ok(dir, `${s.metadata.name}/${e.name} (${e.value}) is under a mounted Secret`);
+        files++;
       }
     }
   }
+  assert.ok(files >= 5, `the password files are named (${files})`);
 });
 Names.run();
 
@@ -147,8 +164,8 @@ Components('etcd bootstraps statically on stable DNS names, in parallel, without
   const args: string[] = s.spec.template.spec.containers[0].args;
   assert.is(s.spec.podManagementPolicy, 'Parallel');
   const cluster = args.find((a) => a.startsWith('--initial-cluster='))!;
-  assert.is(cluster, '--initial-cluster=' + [0, 1, 2].map((i) => `etcd-${i}=http://etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2380`).join(','));
-  assert.ok(args.includes('--initial-advertise-peer-urls=http://$(POD_NAME).etcd-headless.ha-tier.svc.cluster.local:2380'));
+  assert.is(cluster, '--initial-cluster=' + [0, 1, 2].map((i) => `etcd-${i}=https://etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2380`).join(','));
+  assert.ok(args.includes('--initial-advertise-peer-urls=https://$(POD_NAME).etcd-headless.ha-tier.svc.cluster.local:2380'));
   assert.is(s.spec.template.spec.containers[0].lifecycle, undefined, 'no preStop hook removes the member');
 });
 Components('Patroni uses etcd v3 on every member, with the DCS settings of the profile', () => {
@@ -241,3 +258,77 @@ Policies('production gives the chaos probe no access to etcd or Patroni\'s REST 
   }
 });
 Policies.run();
+
+const Security = suite('security');
+const chart = () => {
+  const app = Testing.app();
+  return new HaTierChart(app, 'ha-tier', profile('kind'));
+};
+const tier = chart().describe();
+Security('ingress is denied by default: one policy over every pod of the namespace, with no rule', () => {
+  const deny = find(kind, 'NetworkPolicy', 'default-deny-ingress');
+  assert.equal(deny.spec, { podSelector: {}, policyTypes: ['Ingress'] });
+});
+Security('clients in another namespace are let in by the namespace label and the pod label together', () => {
+  for (const [name, port] of [['postgres', 5432], ['redis', 6379], ['sentinel', 26379]] as const) {
+    const other = ingress(name).filter((r) => r.from.some((f: any) => f.namespaceSelector));
+    assert.ok(other.length >= 1, `${name} lets other namespaces in`);
+    for (const r of other) {
+      assert.equal(ports(r), [port]);
+      for (const f of r.from) {
+        assert.equal(f.namespaceSelector.matchLabels, { [LABEL.clientNamespace]: 'true' });
+        assert.equal(f.podSelector.matchLabels, { [LABEL.client]: 'true' });
+      }
+    }
+  }
+});
+Security('etcd: TLS on every client and peer URL, client certificates required', () => {
+  const args: string[] = find(kind, 'StatefulSet', 'etcd').spec.template.spec.containers[0].args;
+  for (const flag of ['--client-cert-auth', '--peer-client-cert-auth', '--peer-cert-allowed-cn=etcd']) assert.ok(args.includes(flag), flag);
+  for (const url of args.filter((a) => /-urls=/.test(a) && !a.startsWith('--listen-metrics-urls'))) assert.match(url, /=https:\/\//);
+  assert.ok(args.some((a) => a.startsWith('--trusted-ca-file=')) && args.some((a) => a.startsWith('--peer-trusted-ca-file=')));
+});
+Security('etcd users: Patroni may touch only its cluster\'s keys, the router only read them, the chaos probe only on kind', () => {
+  const user = (t: typeof tier, name: string) => t.etcd.users.find((u) => u.name === name);
+  assert.equal(user(tier, 'patroni')?.grants, [{ prefix: '/service/postgres/', permission: 'readwrite' }]);
+  assert.ok(user(tier, 'patroni')?.password, 'Patroni (etcd\'s HTTP gateway) logs in with a password');
+  assert.equal(user(tier, 'router')?.grants, [{ prefix: '/service/postgres/', permission: 'read' }]);
+  assert.equal(user(tier, 'chaos')?.grants.find((g) => g.prefix === '/service/postgres/')?.permission, 'read');
+  const prod = new HaTierChart(Testing.app(), 'ha-tier', profile('production')).describe();
+  assert.is(user(prod, 'chaos'), undefined);
+  // A certificate with a common name is an etcd identity: the gateway user's must have none.
+  assert.is(tier.certificates.find((c) => c.secret === 'etcd-client-patroni')?.commonName, undefined);
+  assert.is(tier.certificates.find((c) => c.secret === 'etcd-client-router')?.commonName, 'router');
+});
+Security('every certificate Secret a pod mounts is one the tier issues', () => {
+  const issued = new Set(tier.certificates.map((c) => c.secret));
+  const mounted = kind.flatMap((o: any) => o.spec?.template?.spec?.volumes ?? []).map((v: any) => v.secret?.secretName)
+    .filter((n: string | undefined) => n && !tier.secrets.some((s) => s.name === n));
+  assert.ok(mounted.length >= 6, mounted.join(', '));
+  for (const name of mounted) assert.ok(issued.has(name), `${name} is issued by tools/credentials.ts`);
+});
+Security('PostgreSQL: TLS only over the network, no trust, replication and superuser verify the server; Patroni\'s API over TLS with a user', () => {
+  const yml: string = find(kind, 'ConfigMap', 'postgres-patroni').data['patroni.yml'];
+  const hba = yml.slice(yml.indexOf('pg_hba:')).split('\n').slice(1).filter((l) => /^\s+- /.test(l)).map((l) => l.trim().slice(2));
+  assert.not.ok(hba.some((l) => /\btrust\b/.test(l)), 'no trust');
+  assert.ok(hba.filter((l) => !l.startsWith('local')).every((l) => l.startsWith('hostssl') || / reject$/.test(l)), hba.join(' | '));
+  assert.is(hba[hba.length - 1], 'host all all 0.0.0.0/0 reject');
+  assert.match(yml, /ssl: "?on"?/);
+  assert.match(yml, /superuser:\n\s+username: postgres\n\s+sslmode: verify-ca/);
+  assert.match(yml, /replication:\n\s+username: replicator\n\s+sslmode: verify-ca/);
+  assert.match(yml, /restapi:\n\s+listen: 0\.0\.0\.0:8008\n\s+certfile: /);
+  assert.match(yml, /etcd3:[\s\S]*protocol: https/);
+  const c = find(kind, 'StatefulSet', 'postgres').spec.template.spec.containers[0];
+  assert.is(env(c, 'PATRONI_RESTAPI_USERNAME').value, 'patroni');
+  assert.is(env(c, 'PATRONI_ETCD3_USERNAME').value, 'patroni');
+});
+Security('Redis and Sentinel listen on TLS only; replication and Sentinel\'s own connections use TLS', () => {
+  const cm = find(kind, 'ConfigMap', 'redis').data;
+  for (const [file, port] of [['redis.conf', 6379], ['sentinel.conf', 26379]] as const) {
+    const lines: string[] = cm[file].split('\n');
+    assert.ok(lines.includes('port 0'), `${file}: no plain port`);
+    assert.ok(lines.includes(`tls-port ${port}`), `${file}: tls-port`);
+    assert.ok(lines.includes('tls-replication yes'), `${file}: tls-replication`);
+  }
+});
+Security.run();

@@ -96,3 +96,23 @@ Profiles('an unknown profile is refused with the allowed names', () => {
   assert.throws(() => profile('large'), (err: Error) => err.message === 'Unknown profile "large": use one of kind, minimal, production, compose-baseline.');
 });
 Profiles.run();
+
+const Images = suite('image references');
+Images('a registry and a digest make the reference; other images keep their tag alone', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  const objs = objectsOf({ ...profile('production'), images: { registry: 'registry.example.com:5000/platform', digests: { etcd: digest } } }) as any[];
+  const imageOf = (name: string) => objs.find((o) => o.kind === 'StatefulSet' && o.metadata.name === name).spec.template.spec.containers[0].image;
+  assert.match(imageOf('etcd'), new RegExp(`^registry\\.example\\.com:5000/platform/ha-tier/etcd:[^@]+@${digest}$`));
+  assert.match(imageOf('postgres'), /^registry\.example\.com:5000\/platform\/ha-tier\/patroni:[^@]+$/);
+});
+Images('a registry without a dot or a port is refused (it would be read as a Docker Hub namespace)', () => {
+  failsWith({ ...profile('production'), images: { registry: 'platform' } },
+    "HaTierChart 'ha-tier'.images: 'registry' (\"platform\") must be a registry host with a dot or a port, or localhost, and an optional path of lowercase names, e.g. 'registry.example.com/platform' or 'localhost:5000'.");
+});
+Images('a malformed digest, or one for an image that does not exist, is refused', () => {
+  failsWith({ ...profile('production'), images: { digests: { redis: 'sha256:abc' } } },
+    "HaTierChart 'ha-tier'.images: 'digests.redis' (\"sha256:abc\") must be 'sha256:' followed by 64 lowercase hexadecimal digits.");
+  failsWith({ ...profile('production'), images: { digests: { postgres: `sha256:${'0'.repeat(64)}` } as any } },
+    "HaTierChart 'ha-tier'.images: 'digests' names the image \"postgres\", which does not exist; images are etcd, patroni, redis, router.");
+});
+Images.run();

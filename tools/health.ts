@@ -4,7 +4,7 @@
  * Redis servers' data lineage, and a real write through each client path.
  *
  * Views come from the components' own tools, run in their pods with an argument list (no shell
- * programs): etcdctl, Patroni's REST API through curl, redis-cli --json, and the images' status and
+ * programs): etcdctl, Patroni's REST API through patroni-rest, redis-json, and the images' status and
  * check scripts (images/*), which answer in JSON. Names come from the tier's descriptor.
  */
 import type * as k8s from '@kubernetes/client-node';
@@ -74,7 +74,8 @@ async function etcdView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], che
     ['etcdctl', 'member', 'list', '-w', 'json', '--hex']);
   const status = await execJson<{ Endpoint: string; Status: { header: { member_id: string }; leader: string; raftIndex: number } }[]>(
     kube, ns, podName(probe), 'etcd',
-    ['etcdctl', `--endpoints=${tier.etcd.clientUrls.join(',')}`, 'endpoint', 'status', '-w', 'json', '--hex', '--command-timeout=3s'],
+    // etcdctl refuses a flag that shadows its environment: the pod's ETCDCTL_ENDPOINTS (its own member) goes.
+    ['env', '-u', 'ETCDCTL_ENDPOINTS', 'etcdctl', `--endpoints=${tier.etcd.clientUrls.join(',')}`, 'endpoint', 'status', '-w', 'json', '--hex', '--command-timeout=3s'],
   ).catch(() => []);
   const members = list.members ?? [];
   const byId = new Map(members.map((m) => [String(m.ID), m.name]));
@@ -108,9 +109,9 @@ async function patroniView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], 
     checks.push({ name: 'patroni', ok: false, detail: 'no Patroni member is running' });
     return { rows, members: [] };
   }
-  const api = `http://127.0.0.1:${COMPONENTS.postgres.ports.patroni}`;
-  const cluster = await execJson<{ members?: PatroniMember[] }>(kube, ns, podName(probe), 'postgres', ['curl', '-s', '--max-time', '3', `${api}/cluster`]);
-  const config = await execJson<{ synchronous_mode?: boolean }>(kube, ns, podName(probe), 'postgres', ['curl', '-s', '--max-time', '3', `${api}/config`]);
+  // patroni-rest (images/patroni): the member's own REST API over HTTPS, verified against the tier's CA.
+  const cluster = await execJson<{ members?: PatroniMember[] }>(kube, ns, podName(probe), 'postgres', ['patroni-rest', 'GET', '/cluster']);
+  const config = await execJson<{ synchronous_mode?: boolean }>(kube, ns, podName(probe), 'postgres', ['patroni-rest', 'GET', '/config']);
   const members = cluster.members ?? [];
   const syncMode = config.synchronous_mode === true;
   const syncStandbys = members.filter((m) => m.role === 'sync_standby').length;
@@ -136,7 +137,7 @@ async function patroniView(kube: Kube, tier: TierDescriptor, pods: k8s.V1Pod[], 
   // The cluster view comes from the DCS, which keeps a leader's key (and its last member data) until
   // its ttl runs out even when it has stopped serving: ask the leader itself too.
   const own = leader && leaderReady
-    ? await execJson<{ state?: string; role?: string }>(kube, ns, leader, 'postgres', ['curl', '-s', '--max-time', '3', `${api}/patroni`]).catch(() => ({} as { state?: string; role?: string }))
+    ? await execJson<{ state?: string; role?: string }>(kube, ns, leader, 'postgres', ['patroni-rest', 'GET', '/patroni']).catch(() => ({} as { state?: string; role?: string }))
     : {};
   const serving = own.state === 'running' && own.role === 'primary';
   checks.push({
@@ -199,7 +200,7 @@ async function postgresWriteCheck(kube: Kube, tier: TierDescriptor, leader: stri
     found = (await execJson<{ ok: boolean }>(kube, ns, podName(replica), 'postgres', ['pg-check', 'read', token])).ok;
     if (!found) await new Promise((r) => setTimeout(r, 250));
   }
-  checks.push({ name: 'postgres write', ok: found, detail: `written through ${COMPONENTS.postgres.services.primary}, ${found ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
+  checks.push({ name: 'postgres write', ok: found, detail: `written through ${COMPONENTS.postgres.services.primary} as the application (TLS), ${found ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
 }
 
 interface SentinelMaster { flags?: string; 'num-slaves'?: string; 'num-other-sentinels'?: string }
@@ -210,9 +211,9 @@ async function redisView(kube: Kube, tier: TierDescriptor, redisPods: k8s.V1Pod[
   const ns = tier.namespace;
   const want = { redis: tier.members.redis.replicas, sentinel: tier.members.sentinel.replicas };
   const name = tier.redis.masterName;
-  const port = String(COMPONENTS.sentinel.ports.sentinel);
+  // redis-json (images/redis): the sentinel's own view over TLS, as its read-only monitor user.
   const sentinelCli = (pod: string, ...args: string[]) =>
-    execJson<unknown>(kube, ns, pod, 'sentinel', ['redis-cli', '-p', port, '--json', 'SENTINEL', ...args]);
+    execJson<unknown>(kube, ns, pod, 'sentinel', ['redis-json', 'sentinel', 'SENTINEL', ...args]);
   const rows: Row[] = [];
   const masters = new Map<string, string>();
   for (const p of sentinelPods) {
@@ -272,7 +273,7 @@ async function redisView(kube: Kube, tier: TierDescriptor, redisPods: k8s.V1Pod[
     checks.push({
       name: 'redis data lineage',
       ok: problems.length === 0,
-      detail: problems.length ? problems.join('; ') : `every server's data at its last start is in master ${masterPod}'s history`,
+      detail: problems.length ? problems.join('; ') : `no server started with data beyond master ${masterPod}'s history, as far as the records show`,
     });
   }
   return { rows, master: masterPod };
@@ -300,7 +301,7 @@ async function redisWriteCheck(kube: Kube, tier: TierDescriptor, redisPods: k8s.
     return;
   }
   const read = await execJson<{ ok: boolean }>(kube, ns, podName(replica), 'redis', ['redis-check', 'read', token]);
-  checks.push({ name: 'redis write', ok: read.ok, detail: `SET through Sentinel discovery, ${read.ok ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
+  checks.push({ name: 'redis write', ok: read.ok, detail: `SET through Sentinel discovery as the application (TLS), ${read.ok ? 'read back' : 'NOT found'} on replica ${podName(replica)}` });
 }
 
 /** Reads the whole tier's health. `writes: false` skips the functional write checks. */

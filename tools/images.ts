@@ -4,7 +4,7 @@
  * (tests/images.test.ts fails; a cluster would otherwise keep running the old image under the same tag).
  *
  * Inputs of an image: every file of its context folder, and for an image with a `bundle` the source
- * folders the bundle is built from (the entry point's folder and contract/) plus package-lock.json.
+ * folders the bundle is built from (the entry point's folder, contract/ and clients/) plus package-lock.json.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ export function images(): Record<string, ImageEntry> {
 
 /** sha256 over the relative path and content of every input file of an image, in a stable order. */
 export function inputsHash(entry: ImageEntry): string {
-  const roots = [entry.context, ...(entry.bundle ? [dirname(entry.bundle), 'contract'] : [])];
+  const roots = [entry.context, ...(entry.bundle ? [dirname(entry.bundle), 'contract', 'clients'] : [])];
   const paths = [...new Set(roots.flatMap((r) => files(join(ROOT, r))))];
   if (entry.bundle) paths.push(join(ROOT, 'package-lock.json'));
   const hash = createHash('sha256');

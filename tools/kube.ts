@@ -3,10 +3,14 @@
  * exec into pods, waits that say what they awaited.
  */
 import * as k8s from '@kubernetes/client-node';
-import { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { Readable, Writable } from 'node:stream';
 import { selectorString } from '../contract/index.js';
 
-export const CLUSTER_NAME = process.env.KIND_CLUSTER_NAME ?? 'ha-tier';
+/** The kind cluster: KIND_CLUSTER_NAME, else the name kind/cluster.yaml gives it (as kind/bootstrap.sh reads it). */
+export const CLUSTER_NAME = process.env.KIND_CLUSTER_NAME
+  ?? /^name:\s*(\S+)/m.exec(readFileSync(new URL('../kind/cluster.yaml', import.meta.url), 'utf8'))?.[1]
+  ?? 'kind';
 export const EXPECTED_CONTEXT = `kind-${CLUSTER_NAME}`;
 
 export interface Kube {
@@ -68,8 +72,16 @@ export interface ExecResult {
   ok: boolean;
 }
 
-/** Runs `command` in a pod's container and collects its output. Never throws on a non-zero exit. */
-export async function execIn(kube: Kube, namespace: string, pod: string, container: string, command: string[], timeoutMs = 20_000): Promise<ExecResult> {
+/**
+ * Runs `command` in a pod's container and collects its output; `stdin`, when given, is its standard
+ * input (how a secret reaches a command: never its argv). Never throws on a non-zero exit.
+ *
+ * `stdin` is line input: it is sent and then left open, never ended. On the exec protocol Kubernetes
+ * 1.28 speaks (v4), the client cannot close only stdin: ending the stream closes the whole channel,
+ * and the command's output and exit status are lost. So a command fed here must read lines (etcdctl
+ * --interactive=false, `read`), not wait for end of input (`cat`).
+ */
+export async function execIn(kube: Kube, namespace: string, pod: string, container: string, command: string[], timeoutMs = 20_000, stdin?: string): Promise<ExecResult> {
   const exec = new k8s.Exec(kube.kc);
   let stdout = '';
   let stderr = '';
@@ -82,7 +94,7 @@ export async function execIn(kube: Kube, namespace: string, pod: string, contain
       reject(new Error(`exec '${command.join(' ')}' in ${pod} did not finish within ${timeoutMs} ms`));
     }, timeoutMs);
     exec
-      .exec(namespace, pod, container, command, sink((s) => (stdout += s)), sink((s) => (stderr += s)), null, false, (status) => {
+      .exec(namespace, pod, container, command, sink((s) => (stdout += s)), sink((s) => (stderr += s)), stdin === undefined ? null : openInput(stdin), false, (status) => {
         clearTimeout(timer);
         resolve({ stdout, stderr, ok: status.status === 'Success' });
       })
@@ -92,6 +104,13 @@ export async function execIn(kube: Kube, namespace: string, pod: string, contain
         reject(err);
       });
   });
+}
+
+/** A stream that yields `text` and stays open (see execIn). */
+function openInput(text: string): Readable {
+  const input = new Readable({ read() { /* nothing more to give; never ends */ } });
+  input.push(text);
+  return input;
 }
 
 export function isNotFound(err: unknown): boolean {

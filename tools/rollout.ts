@@ -1,5 +1,7 @@
 /**
- * Leader-aware rolling updates (tools/rollout.ts [--namespace NS]; run by `npm run up`).
+ * Leader-aware rolling updates (tools/rollout.ts [--namespace NS] [--restart]; run by `npm run up`).
+ * `--restart` replaces every member, not only the outdated ones (to load renewed certificates or
+ * changed passwords: docs/security.md).
  *
  * The tier's StatefulSets use the OnDelete update strategy: Kubernetes' own RollingUpdate replaces pods
  * by falling ordinal, and when the leader is not the lowest ordinal it is replaced before the others
@@ -37,8 +39,11 @@ async function waitHealthy(kube: Kube, tier: TierDescriptor, timeoutMs: number, 
   }
 }
 
-/** Replaces the outdated pods of `component`, leader last; returns the pods replaced. */
-export async function rollout(kube: Kube, tier: TierDescriptor, component: MemberComponent, log: (m: string) => void, timeoutMs = 600_000): Promise<string[]> {
+/**
+ * Replaces the outdated pods of `component` (every pod with `restart`), leader last; returns the pods
+ * replaced.
+ */
+export async function rollout(kube: Kube, tier: TierDescriptor, component: MemberComponent, log: (m: string) => void, timeoutMs = 600_000, restart = false): Promise<string[]> {
   const ns = tier.namespace;
   const name = COMPONENTS[component].workload;
   const replaced: string[] = [];
@@ -46,7 +51,9 @@ export async function rollout(kube: Kube, tier: TierDescriptor, component: Membe
     const sts = await kube.apps.readNamespacedStatefulSet({ name, namespace: ns });
     const revision = sts.status?.updateRevision;
     const pods = await listPods(kube, ns, selectorOf(component));
-    const outdated = pods.filter((p) => p.metadata?.labels?.['controller-revision-hash'] !== revision).map((p) => p.metadata!.name!);
+    const outdated = pods
+      .filter((p) => (restart ? !replaced.includes(p.metadata!.name!) : p.metadata?.labels?.['controller-revision-hash'] !== revision))
+      .map((p) => p.metadata!.name!);
     if (!revision || outdated.length === 0) return replaced;
     const health = await waitHealthy(kube, tier, timeoutMs, `before replacing a ${component} member`);
     const pod = rolloutOrder(outdated, leaderOf(health, component))[0];
@@ -61,20 +68,23 @@ export async function rollout(kube: Kube, tier: TierDescriptor, component: Membe
   }
 }
 
-/** Rolls every member component that has outdated pods, then waits until the tier is healthy. */
-export async function rolloutAll(kube: Kube, tier: TierDescriptor, log: (m: string) => void): Promise<void> {
+/** Rolls every member component that has outdated pods (all with `restart`), then waits until the tier is healthy. */
+export async function rolloutAll(kube: Kube, tier: TierDescriptor, log: (m: string) => void, restart = false): Promise<void> {
   for (const c of ['etcd', 'postgres', 'redis', 'sentinel'] as const) {
-    const done = await rollout(kube, tier, c, log);
+    const done = await rollout(kube, tier, c, log, 600_000, restart);
     if (done.length) log(`${c}: ${done.length} pod(s) now at the new revision (${done.join(', ')})`);
   }
   await waitHealthy(kube, tier, 600_000, 'after the rollout');
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? DEFAULT_NAMESPACE } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { namespace: { type: 'string', default: process.env.HA_TIER_NAMESPACE ?? DEFAULT_NAMESPACE }, restart: { type: 'boolean', default: false } },
+  });
   const kube = connect();
   const tier = await loadTier(kube, values.namespace!);
-  await rolloutAll(kube, tier, (m) => process.stderr.write(`    ${m}\n`));
+  await rolloutAll(kube, tier, (m) => process.stderr.write(`    ${m}\n`), values.restart);
 }
 
 if (process.argv[1]?.endsWith('rollout.ts')) {

@@ -46,6 +46,13 @@ export interface Fault {
   readonly needsNodes: boolean;
   /** How a leader it hits starts the failover (sets the predicted bounds). */
   readonly failover: FailoverKind;
+  /**
+   * The target's container must not have ended within the kubelet's back-off window (10 min): a
+   * container that crashed recently is restarted only after a back-off that doubles up to 5 min, so a
+   * trial would measure the back-off left over from the previous trial, not this crash. The runner
+   * replaces such a pod first (a graceful delete gives a new pod, with no back-off).
+   */
+  readonly freshContainer?: boolean;
   inject(ctx: FaultContext, target: Target | undefined, durationMs: number): Promise<Injection>;
 }
 

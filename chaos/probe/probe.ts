@@ -20,6 +20,11 @@
  * 1 s, statement 2 s, TCP keepalive after 1 s; Redis connect 1 s, command 2 s, keepalive 1 s; etcd
  * 1 s per call. A write that hangs is abandoned at 2.5 s and counted as failed.
  *
+ * Credentials, as an application holds them (clients/): the writers use the application's PostgreSQL
+ * role and database and Redis ACL user, the samplers the monitoring ones, all over TLS verified
+ * against the tier's CA; etcd with the probe's own client certificate (etcd user `chaos`: its own
+ * keys, and read-only Patroni's). Files under PROBE_SECRETS_DIR (chaos/trial.ts mounts them).
+ *
  * Usage: node probe.cjs --id RUN [--stop-file F] [--max-seconds 300] [--interval-ms 20] [--sample-ms 250] [--verify-only]
  */
 import { existsSync } from 'node:fs';
@@ -27,7 +32,9 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { COMPONENTS, SYSTEMS, System, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
+import { etcdCredentials, httpsGetJson, readSecretFile, readTlsDir, verifiedTls } from '../../clients/index.js';
+import { COMPONENTS, PG_APP, REDIS_USERS, SYSTEMS, System, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
+import { PROBE_FILES } from './files.js';
 
 const { values } = parseArgs({
   options: {
@@ -69,18 +76,29 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
 
 // ---- clients ----------------------------------------------------------------------------------
 
-const pgConfig = (h: string, statementMs: number): pg.ClientConfig => ({
-  host: h, port: COMPONENTS.postgres.ports.postgresql, user: env('PGUSER', TIER.patroni.users.superuser), password: env('PGPASSWORD'), database: 'postgres',
+const SECRETS = env('PROBE_SECRETS_DIR');
+const secretFile = (f: string) => readSecretFile(`${SECRETS}/${f}`);
+const ETCD_TLS = readTlsDir(`${SECRETS}/${PROBE_FILES.etcdDir}`);
+const CA = ETCD_TLS.ca; // one CA signs every certificate of the tier
+interface PgLogin { user: string; password: string; database: string }
+const PG_LOGIN: Record<'app' | 'monitor', PgLogin> = {
+  app: { user: PG_APP.user, password: secretFile(PROBE_FILES.pgApp), database: TIER.patroni.users.database },
+  monitor: { user: PG_APP.monitor, password: secretFile(PROBE_FILES.pgMonitor), database: 'postgres' },
+};
+
+const pgConfig = (h: string, statementMs: number, login: PgLogin): pg.ClientConfig => ({
+  host: h, port: COMPONENTS.postgres.ports.postgresql, user: login.user, password: login.password, database: login.database,
+  ssl: verifiedTls(CA),
   connectionTimeoutMillis: 1000, query_timeout: statementMs, statement_timeout: statementMs, keepAlive: true, keepAliveInitialDelayMillis: 1000,
 });
 
 /** A PostgreSQL connection that is rebuilt after any error. */
 class PgConn {
   private client?: pg.Client;
-  constructor(private readonly h: string, private readonly statementMs = 2000) {}
+  constructor(private readonly h: string, private readonly statementMs = 2000, private readonly login: PgLogin = PG_LOGIN.app) {}
   async query(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
     if (!this.client) {
-      const c = new pg.Client(pgConfig(this.h, this.statementMs));
+      const c = new pg.Client(pgConfig(this.h, this.statementMs, this.login));
       c.on('error', () => { if (this.client === c) this.client = undefined; });
       await c.connect().catch((err) => { c.end().catch(() => {}); throw err; });
       this.client = c;
@@ -96,13 +114,22 @@ class PgConn {
   }
 }
 
-const redisPassword = env('REDIS_PASSWORD');
+const REDIS_LOGIN = {
+  app: { username: REDIS_USERS.app, password: secretFile(PROBE_FILES.redisApp) },
+  monitor: { username: REDIS_USERS.monitor, password: secretFile(PROBE_FILES.redisMonitor) },
+};
+const redisTls = verifiedTls(CA);
 const sentinelService = { host: serviceHost(COMPONENTS.sentinel.services.client, NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel };
 const primary = new PgConn(serviceHost(COMPONENTS.postgres.services.primary, NS, DOMAIN));
 const redis = new Redis({
   sentinels: [sentinelService],
   name: TIER.redis.masterName,
-  password: redisPassword,
+  ...REDIS_LOGIN.app,
+  sentinelUsername: REDIS_LOGIN.app.username,
+  sentinelPassword: REDIS_LOGIN.app.password,
+  tls: redisTls,
+  sentinelTLS: redisTls,
+  enableTLSForSentinelMode: true,
   role: 'master',
   commandTimeout: 2000,
   connectTimeout: 1000,
@@ -121,7 +148,8 @@ redis.on('error', () => {});
 // The client's own state changes, for the report's evidence when a reconnection takes long.
 for (const ev of ['ready', 'close', 'end', '+node']) redis.on(ev, () => emit({ k: 'log', msg: `redis client ${ev} (status ${redis.status})` }));
 const etcdHosts = [...TIER.etcd.clientUrls];
-const etcd = new Etcd3({ hosts: etcdHosts, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
+const etcdAuth = etcdCredentials(ETCD_TLS);
+const etcd = new Etcd3({ hosts: etcdHosts, credentials: etcdAuth, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
 
 // ---- writers ----------------------------------------------------------------------------------
 
@@ -148,28 +176,25 @@ async function writer(s: System): Promise<void> {
 
 // ---- observers --------------------------------------------------------------------------------
 
-const pgPods = new Map(TIER.members.postgres.pods.map((p) => [p, new PgConn(podHost('postgres', ordinal(p), NS, DOMAIN), 500)]));
+const pgPods = new Map(TIER.members.postgres.pods.map((p) => [p, new PgConn(podHost('postgres', ordinal(p), NS, DOMAIN), 500, PG_LOGIN.monitor)]));
+// Whether a Redis server accepts writes is asked the only way that cannot be wrong: a write of the
+// application's user to a key of its own (a replica answers READONLY, a master refusing NOREPLICAS).
 const redisServers = new Map(TIER.members.redis.pods.map((pod) => [pod, new Redis({
-  host: podHost('redis', ordinal(pod), NS, DOMAIN), port: COMPONENTS.redis.ports.redis, password: redisPassword,
+  host: podHost('redis', ordinal(pod), NS, DOMAIN), port: COMPONENTS.redis.ports.redis, ...REDIS_LOGIN.app, tls: redisTls,
   commandTimeout: 500, connectTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
 })] as const));
 const sentinels = new Map(TIER.members.sentinel.pods.map((pod) => [pod, new Redis({
-  host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, commandTimeout: 500, connectTimeout: 500,
-  maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
+  host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, ...REDIS_LOGIN.monitor, tls: redisTls,
+  commandTimeout: 500, connectTimeout: 500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 200, lazyConnect: false,
 })] as const));
 for (const c of [...redisServers.values(), ...sentinels.values()]) c.on('error', () => {});
-const etcdMembers = new Map(TIER.members.etcd.pods.map((p, i) => [p, new Etcd3({ hosts: etcdHosts[i], dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 500 }) })]));
+const etcdMembers = new Map(TIER.members.etcd.pods.map((p, i) => [p, new Etcd3({
+  hosts: etcdHosts[i], credentials: etcdAuth, dialTimeout: 500, defaultCallOptions: () => ({ deadline: Date.now() + 500 }),
+})]));
 let etcdNames = new Map<string, string>();
 
 const WRITABLE_SQL = `SELECT NOT pg_is_in_recovery() AS p, NOT pg_is_in_recovery() AND (current_setting('synchronous_standby_names') = ''
   OR EXISTS (SELECT 1 FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum') AND state = 'streaming')) AS w`;
-
-/** Whether a Redis server accepts writes: a master with enough good replicas for min-replicas-to-write. */
-function acceptsWrites(info: string, minReplicas: number): boolean {
-  const get = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
-  if (get('role') !== 'master') return false;
-  return minReplicas === 0 || Number(get('min_slaves_good_slaves') ?? get('connected_slaves') ?? 0) >= minReplicas;
-}
 
 async function sampleRound(r: number): Promise<void> {
   const jobs: Promise<void>[] = [];
@@ -182,14 +207,13 @@ async function sampleRound(r: number): Promise<void> {
       (res) => { sample('pg-primary', pod, res.rows[0].p === true); sample('pg-writable', pod, res.rows[0].w === true); },
       () => { sample('pg-primary', pod, null); sample('pg-writable', pod, null); },
     ));
-    jobs.push(fetch(`http://${podHost('postgres', ordinal(pod), NS, DOMAIN)}:${COMPONENTS.postgres.ports.patroni}/patroni`, { signal: AbortSignal.timeout(500) })
-      .then((res) => res.json() as Promise<{ role?: string }>)
+    jobs.push(httpsGetJson<{ role?: string }>(`https://${podHost('postgres', ordinal(pod), NS, DOMAIN)}:${COMPONENTS.postgres.ports.patroni}/patroni`, CA, 500)
       .then((j) => sample('patroni', pod, j.role ?? null), () => sample('patroni', pod, null)));
   }
   for (const [pod, c] of redisServers) {
-    jobs.push(Promise.all([c.info('replication'), c.config('GET', 'min-replicas-to-write') as Promise<string[]>]).then(
-      ([info, cfg]) => sample('redis-writable', pod, acceptsWrites(info, Number(cfg?.[1] ?? 0))),
-      () => sample('redis-writable', pod, null),
+    jobs.push(c.set(`chaos:writable:${RUN}:${pod}`, String(r), 'EX', 60).then(
+      () => sample('redis-writable', pod, true),
+      (err: Error) => sample('redis-writable', pod, /^(READONLY|NOREPLICAS|MASTERDOWN)/.test(err.message) ? false : null),
     ));
   }
   for (const [pod, s] of sentinels) {
@@ -242,7 +266,10 @@ async function watchLeaderKey(): Promise<void> {
 function watchSentinelEvents(): Redis[] {
   const channels = ['+sdown', '-sdown', '+odown', '-odown', '+elected-leader', '+failover-state-send-slaveof-noone', '+switch-master', '+failover-end', '+convert-to-slave'];
   return TIER.members.sentinel.pods.map((pod) => {
-    const sub = new Redis({ host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, connectTimeout: 500, retryStrategy: () => 200 });
+    const sub = new Redis({
+      host: podHost('sentinel', ordinal(pod), NS, DOMAIN), port: COMPONENTS.sentinel.ports.sentinel, ...REDIS_LOGIN.monitor, tls: redisTls,
+      connectTimeout: 500, retryStrategy: () => 200,
+    });
     sub.on('error', () => {});
     sub.subscribe(...channels).catch(() => {});
     sub.on('message', (channel: string, message: string) => {

@@ -1,12 +1,16 @@
 # redis-lib.sh: shell functions shared by the Redis and Sentinel scripts of this image (sourced, not run).
 #
-# Environment read here: REDIS_PASSWORD_FILE (a mounted Secret file) or REDIS_PASSWORD, REDIS_PORT
-# (6379), SENTINEL_PORT (26379), REDIS_MASTER_NAME (mymaster), REDIS_HOSTS and SENTINEL_HOSTS
-# (space-separated stable names). Passwords go to redis-cli through REDISCLI_AUTH, never argv.
+# Environment read here: REDIS_SECRETS_DIR (/etc/ha-tier/secrets: one file per ACL user,
+# <user>-password), REDIS_TLS_DIR (/etc/ha-tier/tls: tls.crt, tls.key, ca.crt), REDIS_PORT (6379),
+# SENTINEL_PORT (26379), REDIS_MASTER_NAME (mymaster), REDIS_HOSTS and SENTINEL_HOSTS (space-separated
+# stable names). Every connection is TLS, verified against the tier's CA. Passwords go to redis-cli
+# through REDISCLI_AUTH, never argv, and are never logged.
 
 REDIS_PORT="${REDIS_PORT:-6379}"
 SENTINEL_PORT="${SENTINEL_PORT:-26379}"
 MASTER_NAME="${REDIS_MASTER_NAME:-mymaster}"
+SECRETS_DIR="${REDIS_SECRETS_DIR:-/etc/ha-tier/secrets}"
+TLS_DIR="${REDIS_TLS_DIR:-/etc/ha-tier/tls}"
 read -r -a REDIS_HOST_LIST <<<"${REDIS_HOSTS:-}"
 read -r -a SENTINEL_HOST_LIST <<<"${SENTINEL_HOSTS:-}"
 # Where each server records its replication position (redis-health) and the record it started from.
@@ -18,13 +22,18 @@ log() { printf '%s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${0##*/}" "$*
 
 now_ms() { printf '%s' "$((${EPOCHREALTIME/./} / 1000))"; }
 
-# redis_password: prints the password (from the file when mounted).
-redis_password() {
-  if [[ -n "${REDIS_PASSWORD_FILE:-}" && -r "${REDIS_PASSWORD_FILE}" ]]; then
-    printf '%s' "$(<"${REDIS_PASSWORD_FILE}")"
-  else
-    printf '%s' "${REDIS_PASSWORD:-}"
-  fi
+# password USER: prints the password of ACL user USER (its mounted Secret file); fails when missing.
+password() {
+  local file="${SECRETS_DIR}/$1-password"
+  [[ -r "${file}" ]] || { log "no password file ${file}"; return 1; }
+  printf '%s' "$(<"${file}")"
+}
+
+# password_hash USER: the SHA-256 of USER's password, as an ACL rule takes it (#<hex>), so that the
+# generated configuration holds no clear password where Redis does not need one.
+password_hash() {
+  local pw; pw="$(password "$1")" || return 1
+  printf '#%s' "$(printf '%s' "${pw}" | sha256sum | cut -d' ' -f1)"
 }
 
 # conf_quote VALUE: a value quoted for a Redis config file ("..." with \ and " escaped).
@@ -34,18 +43,49 @@ conf_quote() {
   printf '"%s"' "${v}"
 }
 
-# rcli [-h HOST] ARGS...: an authenticated command on a Redis server (default: this one), raw output
-# without carriage returns; fails when the server does not answer within 3 s.
+# rcli [-h HOST] ARGS...: a command on a Redis server (default: this one) as the `admin` ACL user
+# (RCLI_USER overrides), over TLS; raw output without carriage returns; fails when the server does not
+# answer within 3 s.
 rcli() {
-  local host=127.0.0.1
+  local host=127.0.0.1 user="${RCLI_USER:-admin}" auth
   if [[ "${1:-}" == -h ]]; then host="$2"; shift 2; fi
-  REDISCLI_AUTH="$(redis_password)" timeout 3 redis-cli --no-auth-warning -h "${host}" -p "${REDIS_PORT}" --raw "$@" 2>/dev/null | tr -d '\r'
+  auth="$(password "${user}")" || return 1
+  REDISCLI_AUTH="${auth}" timeout 3 redis-cli --no-auth-warning --tls --cacert "${TLS_DIR}/ca.crt" \
+    --user "${user}" -h "${host}" -p "${REDIS_PORT}" --raw "$@" 2>/dev/null | tr -d '\r'
 }
 
-# scli HOST ARGS...: a command on a Sentinel (no password), raw output without carriage returns.
+# scli HOST ARGS...: a command on a Sentinel as its `sentinel` ACL user (SCLI_USER overrides), over
+# TLS; raw output without carriage returns.
 scli() {
-  local host="$1"; shift
-  env -u REDISCLI_AUTH timeout 2 redis-cli -h "${host}" -p "${SENTINEL_PORT}" --raw "$@" 2>/dev/null | tr -d '\r'
+  local host="$1" user="${SCLI_USER:-sentinel}" auth; shift
+  auth="$(password "${user}")" || return 1
+  REDISCLI_AUTH="${auth}" timeout 2 redis-cli --no-auth-warning --tls --cacert "${TLS_DIR}/ca.crt" \
+    --user "${user}" -h "${host}" -p "${SENTINEL_PORT}" --raw "$@" 2>/dev/null | tr -d '\r'
+}
+
+# acl_users SERVER|SENTINEL: the ACL user lines of a Redis server's or a Sentinel's configuration
+# (passwords as hashes). The default user is off: every client names its user.
+#   Redis server: admin (this image's scripts: everything), app (data commands; no admin or dangerous
+#   command except INFO and ROLE, which clients use to check the master), replication (PSYNC only),
+#   sentinel (what Sentinel needs to monitor and reconfigure servers), monitor (PING, INFO, ROLE).
+#   Sentinel: sentinel (the sentinels among themselves and the scripts: everything), app (discovery:
+#   the master's address, the sentinels, +switch-master), monitor (read-only SENTINEL queries, events).
+acl_users() {
+  echo "user default off resetpass -@all"
+  case "$1" in
+    server)
+      echo "user admin on $(password_hash admin) ~* &* +@all"
+      echo "user app on $(password_hash app) ~* &* +@all -@admin -@dangerous +info +role"
+      echo "user replication on $(password_hash replication) -@all +psync +replconf +ping"
+      echo "user sentinel on $(password_hash sentinel) allchannels -@all +multi +exec +slaveof +replicaof +ping +subscribe +publish +info +role +config|rewrite +client|setname +client|kill +script|kill"
+      echo "user monitor on $(password_hash monitor) -@all +ping +info +role +client|setname"
+      ;;
+    sentinel)
+      echo "user sentinel on $(password_hash sentinel) ~* allchannels +@all"
+      echo "user app on $(password_hash app) resetchannels &+switch-master -@all +ping +auth +hello +client|setname +subscribe +unsubscribe +sentinel|get-master-addr-by-name +sentinel|sentinels +sentinel|replicas +sentinel|slaves"
+      echo "user monitor on $(password_hash monitor) allchannels -@all +ping +auth +hello +info +client|setname +subscribe +psubscribe +unsubscribe +punsubscribe +sentinel|get-master-addr-by-name +sentinel|master +sentinel|masters +sentinel|replicas +sentinel|slaves +sentinel|sentinels +sentinel|ckquorum"
+      ;;
+  esac
 }
 
 # info_field NAME INFO: the value of "NAME:value" in an INFO text.
