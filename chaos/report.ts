@@ -90,6 +90,11 @@ export interface Objective {
   max: number;
   /** Why this bound: the reasoning or the setting it comes from. */
   why?: string;
+  /**
+   * The measure exists only in some trials (e.g. routing lag needs a PostgreSQL leader change): a
+   * scenario without it is not judged. Otherwise a missing measure is a miss.
+   */
+  onlyWhenMeasured?: boolean;
 }
 
 export interface ObjectiveResult extends Objective {
@@ -117,6 +122,7 @@ export function checkObjectives(objectives: Objective[], summaries: ScenarioSumm
   for (const o of objectives) {
     for (const s of summaries.filter((x) => x.namespace === namespace && matches(o.scenario, x.scenario) && !(o.except ?? []).some((e) => matches(e, x.scenario)))) {
       const actual = actualOf(o, s);
+      if (actual === null && o.onlyWhenMeasured) continue;
       const met = actual !== null && actual <= o.max;
       out.push({ ...o, scenario: s.scenario, actual, met, over: actual === null ? Number.NaN : Math.max(0, actual - o.max) });
     }

@@ -41,4 +41,11 @@ Objectives('a leader-change objective is judged on the worst trial', () => {
   const [r] = checkObjectives([{ scenario: 'rolling-update-*', measure: 'leaderChanges.patroni', stat: 'max', max: 1 }], s, 'ha-tier');
   assert.equal([r.actual, r.met], [2, false]);
 });
+Objectives('a measure a scenario cannot have is skipped only where the objective says so', () => {
+  const s = summarize([trial('redis-master-crash', 'redis')]);
+  assert.is(s[0].routingLagMs.max, null, 'no PostgreSQL leader change, no routing lag');
+  const judged = checkObjectives([{ scenario: '*', measure: 'routingLagMs', stat: 'max', max: 1000 }], s, 'ha-tier');
+  assert.equal([judged.length, judged[0].met], [1, false], 'a missing measure is a miss by default');
+  assert.equal(checkObjectives([{ scenario: '*', measure: 'routingLagMs', stat: 'max', max: 1000, onlyWhenMeasured: true }], s, 'ha-tier'), []);
+});
 Objectives.run();

@@ -55,11 +55,12 @@ rcli() {
 }
 
 # scli HOST ARGS...: a command on a Sentinel as its `sentinel` ACL user (SCLI_USER overrides), over
-# TLS; raw output without carriage returns.
+# TLS; raw output without carriage returns; fails when the Sentinel does not answer within
+# SCLI_TIMEOUT seconds (default 2).
 scli() {
   local host="$1" user="${SCLI_USER:-sentinel}" auth; shift
   auth="$(password "${user}")" || return 1
-  REDISCLI_AUTH="${auth}" timeout 2 redis-cli --no-auth-warning --tls --cacert "${TLS_DIR}/ca.crt" \
+  REDISCLI_AUTH="${auth}" timeout "${SCLI_TIMEOUT:-2}" redis-cli --no-auth-warning --tls --cacert "${TLS_DIR}/ca.crt" \
     --user "${user}" -h "${host}" -p "${SENTINEL_PORT}" --raw "$@" 2>/dev/null | tr -d '\r'
 }
 
