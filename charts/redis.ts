@@ -328,6 +328,15 @@ export class RedisSentinel extends Construct {
       ports: [{ name: 'sentinel', port: sentinelPort }],
     });
 
+    // Redis and Sentinel mount the same things: their data, the rendered configuration, a scratch
+    // directory, and their TLS files and passwords.
+    const volumeMounts = [
+      { name: 'data', mountPath: '/data' },
+      { name: 'config', mountPath: '/etc/redis', readOnly: true },
+      { name: 'run', mountPath: '/run/redis' },
+      ...secretMounts,
+    ];
+
     this.statefulSet = memberStatefulSet(this, {
       component: 'redis',
       replicas,
@@ -357,12 +366,7 @@ export class RedisSentinel extends Construct {
         livenessProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         ...(this.handOverOnDelete ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/redis-prestop'] } } } } : {}),
         resources,
-        volumeMounts: [
-          { name: 'data', mountPath: '/data' },
-          { name: 'config', mountPath: '/etc/redis', readOnly: true },
-          { name: 'run', mountPath: '/run/redis' },
-          ...secretMounts,
-        ],
+        volumeMounts,
       },
       volumes: [configVolume, runVolume, ...secretVolumes],
     });
@@ -392,12 +396,7 @@ export class RedisSentinel extends Construct {
         readinessProbe: execProbe(health('sentinel-health', 'readiness'), { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
         livenessProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
         resources: sentinelResources,
-        volumeMounts: [
-          { name: 'data', mountPath: '/data' },
-          { name: 'config', mountPath: '/etc/redis', readOnly: true },
-          { name: 'run', mountPath: '/run/redis' },
-          ...secretMounts,
-        ],
+        volumeMounts,
       },
       volumes: [configVolume, runVolume, ...secretVolumes],
     }, 'Sentinels');
