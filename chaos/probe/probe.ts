@@ -147,6 +147,15 @@ const redis = new Redis({
 redis.on('error', () => {});
 // The client's own state changes, for the report's evidence when a reconnection takes long.
 for (const ev of ['ready', 'close', 'end', '+node']) redis.on(ev, () => emit({ k: 'log', msg: `redis client ${ev} (status ${redis.status})` }));
+// ioredis 5.11's failover detector races with its own reconnection: a +switch-master that arrives
+// while the client is asking the sentinels for the master (after a crashed master refused it) makes
+// that connect attempt fail with "Connection is closed." and the client ends for good (status "end",
+// every command refused). Seen after redis-master-crash on the lab. An application has to guard
+// against it the same way: connect again.
+redis.on('end', () => {
+  emit({ k: 'log', msg: 'redis client ended by itself: connecting again' });
+  setTimeout(() => { redis.connect().catch(() => undefined); }, 100);
+});
 const etcdHosts = [...TIER.etcd.clientUrls];
 const etcdAuth = etcdCredentials(ETCD_TLS);
 const etcd = new Etcd3({ hosts: etcdHosts, credentials: etcdAuth, dialTimeout: 1000, defaultCallOptions: () => ({ deadline: Date.now() + 1000 }) });
