@@ -224,8 +224,20 @@ async function main(argv: string[]): Promise<number> {
   return missed.length ? 1 : 0;
 }
 
+/**
+ * Ends the process once the run is over even if a stream (a log follow, a watch) still holds the event
+ * loop: a finished run must not keep a CI job waiting. The timer is unref'd, so it fires only then.
+ */
+function exitSoon(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => {
+    console.error('chaos: a connection was still open 10 s after the run ended; exiting anyway');
+    process.exit(code);
+  }, 10_000).unref();
+}
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => exitSoon(code),
   (err) => {
     console.error(`chaos: ${err instanceof UserError ? err.message : (err as Error).stack ?? err}`);
     process.exitCode = 2;
