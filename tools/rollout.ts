@@ -48,7 +48,13 @@ export async function rollout(kube: Kube, tier: TierDescriptor, component: Membe
   const name = COMPONENTS[component].workload;
   const replaced: string[] = [];
   for (;;) {
-    const sts = await kube.apps.readNamespacedStatefulSet({ name, namespace: ns });
+    // The controller computes the new revision after a template change: until it has seen the
+    // StatefulSet's latest generation, status.updateRevision is still the old one and every pod looks
+    // up to date (a change applied a moment ago would be skipped).
+    const sts = await waitFor(`the StatefulSet controller to see ${name}'s latest spec`, timeoutMs, async () => {
+      const s = await kube.apps.readNamespacedStatefulSet({ name, namespace: ns });
+      return (s.status?.observedGeneration ?? 0) >= (s.metadata?.generation ?? 0) ? s : undefined;
+    }, 200);
     const revision = sts.status?.updateRevision;
     const pods = await listPods(kube, ns, selectorOf(component));
     const outdated = pods
