@@ -89,13 +89,16 @@ export const SCENARIOS: readonly Scenario[] = [
   on('sentinel', 'follower', crash),
   on('etcd', 'leader', crash),
   on('etcd', 'follower', crash),
-  // Node loss: longer than the node controller's 40 s grace, so the node goes NotReady.
-  on('postgres', 'leader', nodeFreeze, { durationMs: 50_000, shortDurationMs: 25_000 }),
+  // Node loss: longer than the node controller's 40 s grace, so the node goes NotReady. A silent
+  // Patroni leader is replaced only once its key expires (ttl 20 s, then an election): its faults
+  // must last longer than that even in the short pass, or the leader may come back before anyone took
+  // over (safe, but no failover to measure, and the trial's "the leader moves" would be a coin toss).
+  on('postgres', 'leader', nodeFreeze, { durationMs: 50_000, shortDurationMs: 32_000 }),
   on('redis', 'leader', nodeFreeze, { durationMs: 50_000, shortDurationMs: 25_000 }),
   on('etcd', 'leader', nodeFreeze, { durationMs: 50_000, shortDurationMs: 25_000 }),
-  on('postgres', 'leader', nodeStop, { durationMs: 50_000, shortDurationMs: 25_000 }),
+  on('postgres', 'leader', nodeStop, { durationMs: 50_000, shortDurationMs: 32_000 }),
   // Network partitions.
-  on('postgres', 'leader', isolate, { durationMs: 30_000, shortDurationMs: 15_000 }),
+  on('postgres', 'leader', isolate, { durationMs: 32_000, shortDurationMs: 32_000 }),
   on('postgres', 'leader', cutFromEtcd, { durationMs: 30_000, shortDurationMs: 15_000, leaderMoves: false }),
   on('redis', 'leader', isolate, { durationMs: 30_000, shortDurationMs: 15_000 }),
   on('redis', 'leader', cutFromSentinels, { durationMs: 30_000, shortDurationMs: 15_000 }),
