@@ -172,6 +172,11 @@ Security('Patroni answers reads, and refuses every state-changing endpoint witho
     ['POST', '/restart', '{}'], ['POST', '/reinitialize', '{}'], ['PATCH', '/config', '{"ttl":99}'], ['PUT', '/config', '{}'], ['POST', '/reload', ''],
   ];
   const script = calls.map(([m, p, b]) => `echo "${m} ${p} $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 ${ca} -X ${m} ${b ? `-H 'Content-Type: application/json' -d '${b}'` : ''} ${api}${p})"`).join('; ');
+  // The member may have been replaced a moment ago (the fencing test force-deletes leaders): its name
+  // can still resolve to the old pod's address in the cluster DNS's cache (30 s). Wait (≤ 48 s) until it answers.
+  const ready = await sh(ctx.kube, NS, 'e2e-insider',
+    `for i in $(seq 12); do c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${ca} ${api}/patroni); [ "$c" = 200 ] && break; sleep 2; done; echo "$c after $i tries"`);
+  progress(`Patroni API of postgres-0: ${ready.stdout.trim()}`);
   const res = await sh(ctx.kube, NS, 'e2e-insider', script);
   const codes = Object.fromEntries(res.stdout.trim().split('\n').map((l) => { const [m, p, c] = l.split(' '); return [`${m} ${p}`, c]; }));
   progress(`Patroni: ${JSON.stringify(codes)}`);
