@@ -4,7 +4,7 @@
  * with `docker` (pause, stop, exec of crictl and iptables in the node). Anywhere else these faults are
  * refused with one sentence: they need the nodes' runtime, which a remote cluster does not lend.
  */
-import { execFile } from 'node:child_process';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UserError } from '../tools/kube.js';
 
@@ -37,6 +37,11 @@ export class KindNodes {
       const e = err as { stderr?: string; message: string };
       throw new Error(`${argv.join(' ')} on ${node}: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
     }
+  }
+
+  /** Starts `argv` inside a node container and returns the running child (its output unread). */
+  spawn(node: string, argv: string[]): ChildProcess {
+    return spawn('docker', ['exec', node, ...argv], { stdio: ['ignore', 'pipe', 'ignore'] });
   }
 
   /** Runs `argv` inside a node container with `input` on its stdin. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { ROUTED_SLICES } from '../contract/index.js';
+import { UserError } from '../tools/kube.js';
 import type { LeaderView, System } from '../contract/index.js';
 import { Op, Stats, stats } from './history.js';
 import type { PhaseName } from './phases.js';
@@ -135,6 +136,7 @@ const sec = (ms: number | null | undefined) => (ms === null || ms === undefined 
 export function markdown(run: RunInfo, results: TrialResult[], summaries: ScenarioSummary[], objectives: ObjectiveResult[], baseline?: { summaries: ScenarioSummary[] }): string {
   const lines: string[] = [];
   lines.push(`# Chaos run ${run.startedAt}`, '', `Command: \`${run.command}\``, '');
+  if (run.resumedAt?.length) lines.push(`Run in ${run.resumedAt.length + 1} parts: started ${run.startedAt}, taken up again (\`--resume\`) ${run.resumedAt.join(', ')}; the tier's images and settings were the same in every part.`, '');
   lines.push('## Setup', '', '| | |', '|---|---|');
   for (const [k, v] of Object.entries(run.setup)) lines.push(`| ${k} | ${v} |`);
   lines.push('', `Times in seconds from the fault. *Write gap*: the headline client's longest interval between two acknowledged writes around the fault. *New leader*: until the component's own view named another leader/master. *Healthy*: tier healthy again (fault healed, every member rejoined). *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge a commit / two Redis masters accepting writes (*out of recovery*: rounds with two PostgreSQL servers out of recovery, one unable to acknowledge, for information). *Leader changes*: the most in one trial, per view (Patroni/Sentinel/etcd). *Routing*: seconds \`${ROUTED_SLICES.primary}\` listed a pod that was not the writable primary; *lag*: from the new leader answering writable to the route naming it.`, '');
@@ -249,6 +251,39 @@ export interface RunInfo {
   command: string;
   namespace: string;
   setup: Record<string, string>;
+  /** What the run was asked for, so that `--resume` can go on with the same run. */
+  plan?: RunPlan;
+  /** When an interrupted run was taken up again (`--resume`), in order. */
+  resumedAt?: string[];
+}
+
+/** The parameters that make two parts of a run one run. */
+export interface RunPlan {
+  scenarios: string[];
+  trials: number;
+  baselineTrials: number | null;
+  short: boolean;
+  sampleMs: number;
+}
+
+/**
+ * Throws, naming the first difference, unless this run asks for what the saved one did, of a tier
+ * with the same images and settings: two parts make one run only then.
+ */
+export function sameRun(dir: string, saved: RunInfo, plan: RunPlan, setup: Record<string, string>): void {
+  const was = saved.plan!;
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(', ') : String(v));
+  for (const key of Object.keys(plan) as (keyof RunPlan)[]) {
+    if (show(was[key]) !== show(plan[key])) {
+      throw new UserError(`--resume ${dir}: that run was asked for ${key} = ${show(was[key])}, this one for ${show(plan[key])}; give the same scenarios and options, or start a new run`);
+    }
+  }
+  for (const key of Object.keys(saved.setup)) {
+    if (key === 'soak') continue;
+    if (saved.setup[key] !== setup[key]) {
+      throw new UserError(`--resume ${dir}: the setup changed since that run (${key}: was "${saved.setup[key]}", now "${setup[key] ?? 'absent'}"); start a new run`);
+    }
+  }
 }
 
 export async function writeReport(dir: string, run: RunInfo, results: TrialResult[], summaries: ScenarioSummary[], objectives: ObjectiveResult[], baseline?: { summaries: ScenarioSummary[] }): Promise<string[]> {

@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N]
  *                  [--baseline [--baseline-trials N]] [--soak SECONDS --seed N] [--namespace NS]
- *                  [--objectives FILE] [--out DIR] [--report DIR]`
+ *                  [--objectives FILE] [--out DIR | --resume DIR] [--report DIR]`
  *
  * Runs the fault matrix (chaos/scenarios.ts) against the tier and measures failover as an in-cluster
  * client sees it (chaos/probe), checking on every trial that no acknowledged write was lost, that
@@ -14,18 +14,21 @@
  *
  * `--short` uses each scenario's short duration (the CI's pass); `--sample-ms 0` turns the probe's
  * sampling off (to measure its own effect); `--soak` draws scenarios at random, reproducibly from
- * `--seed`, until the time is up.
+ * `--seed`, until the time is up. `--resume DIR` takes up a run that was interrupted (a long matrix on
+ * a laptop): it keeps DIR's trials and runs the missing ones, refusing when the scenarios, options,
+ * images or settings differ.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { DEFAULT_NAMESPACE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
 import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../tools/kube.js';
 import { loadTier } from '../tools/tier.js';
 import { KindNodes } from './nodes.js';
-import { Objective, RunInfo, checkObjectives, matches, summarize, writeReport } from './report.js';
+import { Objective, RunInfo, RunPlan, checkObjectives, matches, sameRun, summarize, writeReport } from './report.js';
 import { SCENARIOS, Scenario } from './scenarios.js';
 import { PROBE_POD, TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
 
@@ -108,6 +111,20 @@ export function chooseScenarios(positionals: string[], fault: string | undefined
   return SCENARIOS.filter((s) => (!positionals.length || positionals.some((p) => matches(p, s.name))) && (!fault || s.fault.name === fault));
 }
 
+/** `--resume DIR`: the interrupted run saved in DIR/report.json, refused when it cannot go on. */
+function priorRun(dir: string, values: { soak?: string; out?: string }): { run: RunInfo; trials: TrialResult[] } {
+  if (values.soak) throw new UserError('--resume goes on with a matrix run; a soak (--soak) is not resumed: start it again with the same --seed');
+  if (values.out && values.out !== dir) throw new UserError(`--out (${values.out}) and --resume (${dir}) must name the same directory; leave --out out`);
+  let saved: { run: RunInfo; trials: TrialResult[] };
+  try {
+    saved = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  } catch (err) {
+    throw new UserError(`--resume ${dir}: no readable report.json there (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (!saved.run?.plan) throw new UserError(`--resume ${dir}: that run saved no plan (it was made before --resume existed); start a new run`);
+  return saved;
+}
+
 async function removeProbe(kube: Kube, ns: string): Promise<void> {
   await kube.core.deleteNamespacedPod({ name: PROBE_POD, namespace: ns, gracePeriodSeconds: 0 }).catch((err) => { if (!isNotFound(err)) throw err; });
 }
@@ -131,11 +148,12 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       'recover-timeout': { type: 'string', default: '600' },
       report: { type: 'string' },
+      resume: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N] [--baseline] [--soak SECONDS --seed N]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    console.log(`usage: npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N] [--baseline] [--soak SECONDS --seed N] [--out DIR | --resume DIR]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     return 0;
   }
   if (values.report) return rerender(values.report, values.objectives!);
@@ -150,9 +168,18 @@ async function main(argv: string[]): Promise<number> {
   const kube = connect();
   const ns = values.namespace!;
   const needsNodes = chosen.filter((s) => s.fault.needsNodes);
-  const nodes = needsNodes.length ? await KindNodes.find(CLUSTER_NAME, kube.context, needsNodes[0].fault.name) : undefined;
-  const startedAt = new Date().toISOString();
-  const outDir = values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
+  // Node faults need the nodes; every other run uses them when it can, to keep the hit container's log.
+  const nodes = needsNodes.length
+    ? await KindNodes.find(CLUSTER_NAME, kube.context, needsNodes[0].fault.name)
+    : await KindNodes.find(CLUSTER_NAME, kube.context, 'logs').catch(() => undefined);
+  const prior = values.resume ? priorRun(values.resume, values) : undefined;
+  const now = new Date().toISOString();
+  const startedAt = prior?.run.startedAt ?? now;
+  const resumedAt = prior ? [...(prior.run.resumedAt ?? []), now] : undefined;
+  const outDir = values.resume ?? values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
+  const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
+  if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
+  const plan: RunPlan = { scenarios: chosen.map((s) => s.name), trials, baselineTrials: values.baseline ? baselineTrials : null, short: !!values.short, sampleMs };
   process.stderr.write(`chaos: checking that the tier in ${ns} is healthy\n`);
   const mainTier = await loadTier(kube, ns);
   await waitHealthy(kube, mainTier, 60_000, 'before the run (bring it up with npm run up)');
@@ -164,12 +191,14 @@ async function main(argv: string[]): Promise<number> {
   if (values.baseline) tiers.push(await ensureBaselineTier(kube, values['baseline-namespace']!));
   const setup: Record<string, string> = { ...versions(), 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
   for (const t of tiers) Object.assign(setup, settingsOf(t));
-  const command = `npm run chaos -- ${argv.join(' ')}`;
-  const results: TrialResult[] = [];
+  if (prior) sameRun(values.resume!, prior.run, plan, setup);
+  const command = prior?.run.command.replace(/ \(in progress\)$/, '') ?? `npm run chaos -- ${argv.join(' ')}`;
+  const results: TrialResult[] = prior ? [...prior.trials] : [];
+  if (prior) process.stderr.write(`chaos: resuming ${outDir}: ${results.length} trial(s) done before, going on with the rest\n`);
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const save = (done: boolean) => writeReport(outDir, { startedAt, command: done ? command : `${command} (in progress)`, namespace: ns, setup }, results,
+  const save = (done: boolean) => writeReport(outDir, { startedAt, command: done ? command : `${command} (in progress)`, namespace: ns, setup, plan, resumedAt }, results,
     summarize(results), checkObjectives(objectives, summarize(results), ns));
-  const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, log };
+  const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, logDir: join(outDir, 'logs'), log };
 
   try {
     if (values.soak) {
@@ -190,14 +219,13 @@ async function main(argv: string[]): Promise<number> {
         await save(false);
       }
     } else {
-      const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
-      if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
       for (const tier of tiers) {
         await ensureProbe(kube, tier, image);
         const count = tier.namespace === ns ? trials : baselineTrials;
         for (const scenario of chosen) {
           log(`chaos: ${tier.namespace} ${scenario.name}: ${scenario.fault.title}`);
           for (let i = 1; i <= count; i++) {
+            if (results.some((r) => r.namespace === tier.namespace && r.scenario === scenario.name && r.trial === i)) continue;
             const r = await runTrial(kube, tier, scenario, i, trialOpts);
             results.push(r);
             log(progressLine(r, count));
@@ -215,7 +243,7 @@ async function main(argv: string[]): Promise<number> {
   const summaries = summarize(results);
   const objectiveResults = checkObjectives(objectives, summaries, ns);
   const baseline = values.baseline ? { summaries: summaries.filter((s) => s.namespace !== ns) } : undefined;
-  const files = await writeReport(outDir, { startedAt, command, namespace: ns, setup }, results, summaries, objectiveResults, baseline);
+  const files = await writeReport(outDir, { startedAt, command, namespace: ns, setup, plan, resumedAt }, results, summaries, objectiveResults, baseline);
   const md = readFileSync(files[1], 'utf8');
   console.log(md.slice(md.indexOf('## Summary'), md.indexOf('## Phases')).trim());
   for (const f of files) log(`wrote ${f}`);

@@ -4,6 +4,8 @@
  * tier is healthy again, read every acknowledged write back, and analyse the history.
  */
 import * as k8s from '@kubernetes/client-node';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   CHAOS_PROBE, COMPONENTS, LABEL, LeaderView, MemberComponent, ROUTED_SLICES, SYSTEMS, System, TLS_FILES, TierDescriptor, etcdClientSecret,
@@ -88,6 +90,8 @@ export interface TrialOptions {
   short: boolean;
   sampleMs: number;
   nodes?: KindNodes;
+  /** Where the hit container's own log is kept, one file per trial (when the nodes are reachable). */
+  logDir?: string;
   log(message: string): void;
 }
 
@@ -202,6 +206,21 @@ export function startProbe(kube: Kube, ns: string, id: string, events: Event[], 
 }
 
 /** Follows a pod's container log until stopped (or the container goes away). */
+/**
+ * Follows a container's log file on its node by descriptor (kind only): unlike the API's log stream it
+ * keeps reading after the pod object is gone (a force delete) until the container's last line.
+ */
+function followNodeLog(nodes: KindNodes, node: string, ns: string, pod: k8s.V1Pod, container: string): { lines: string[]; stop(): void } {
+  const restarts = pod.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
+  const file = `/var/log/pods/${ns}_${pod.metadata!.name}_${pod.metadata!.uid}/${container}/${restarts}.log`;
+  const lines: string[] = [];
+  let buffer = '';
+  const child = nodes.spawn(node, ['tail', '-n', '0', '-f', file]);
+  child.stdout?.on('data', (chunk: Buffer) => { buffer += chunk.toString(); const parts = buffer.split('\n'); buffer = parts.pop()!; lines.push(...parts); });
+  child.on('error', () => undefined);
+  return { lines, stop: () => { if (buffer) lines.push(buffer); child.kill(); } };
+}
+
 function followLog(kube: Kube, ns: string, pod: string, container: string): { lines: string[]; stop(): void } {
   const lines: string[] = [];
   let buffer = '';
@@ -319,7 +338,9 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   const durationMs = opts.short ? scenario.shortDurationMs ?? scenario.durationMs : scenario.durationMs;
   const before = target ? await kube.core.readNamespacedPod({ name: target.pod, namespace: ns }) : undefined;
   const container = target ? COMPONENTS[target.component].container : '';
-  const oldLog = target ? followLog(kube, ns, target.pod, container) : undefined;
+  const oldLog = target && before && opts.nodes?.nodes.includes(target.node)
+    ? followNodeLog(opts.nodes, target.node, ns, before, container)
+    : target ? followLog(kube, ns, target.pod, container) : undefined;
   const t0 = Date.now();
   let podReadyMs: number | null = null;
   let recoveredMs: number | null = null;
@@ -345,6 +366,10 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   } finally {
     stopWatches();
     oldLog?.stop();
+    if (oldLog && target && opts.logDir) {
+      await mkdir(opts.logDir, { recursive: true });
+      await writeFile(join(opts.logDir, `${scenario.name}-${trial}-${target.pod}.log`), oldLog.lines.join('\n') + '\n');
+    }
     await execIn(kube, ns, PROBE_POD, CHAOS_PROBE.container, ['touch', `/tmp/stop-${id}`]).catch(() => undefined);
   }
   // The target's log: what it wrote while the fault hit it, and the whole log of its container now.

@@ -1,7 +1,7 @@
 /** The chaos report plots and judges what it should (chaos/report.ts). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chartData, checkObjectives, matches, summarize } from '../chaos/report.js';
+import { chartData, checkObjectives, matches, sameRun, summarize } from '../chaos/report.js';
 import type { TrialResult } from '../chaos/trial.js';
 
 const T0 = 1_700_000_000_000;
@@ -49,3 +49,27 @@ Objectives('a measure a scenario cannot have is skipped only where the objective
   assert.equal(checkObjectives([{ scenario: '*', measure: 'routingLagMs', stat: 'max', max: 1000, onlyWhenMeasured: true }], s, 'ha-tier'), []);
 });
 Objectives.run();
+
+const Resume = suite('--resume');
+const plan = { scenarios: ['pg-leader-force', 'etcd-leader'], trials: 10, baselineTrials: null, short: false, sampleMs: 250 };
+const setup = { images: 'ha-tier/patroni:4.1.5-pg15-r4', 'ha-tier: Patroni': 'ttl 20' };
+const saved = { startedAt: 't', command: 'npm run chaos -- --trials 10', namespace: 'ha-tier', setup, plan };
+
+Resume('goes on when the plan and the setup are the same', () => {
+  sameRun('dir', saved, { ...plan, scenarios: [...plan.scenarios] }, { ...setup });
+});
+
+Resume('refuses another number of trials, naming the field and both values', () => {
+  assert.throws(() => sameRun('dir', saved, { ...plan, trials: 3 }, setup), /trials = 10, this one for 3/);
+});
+
+Resume('refuses other scenarios', () => {
+  assert.throws(() => sameRun('dir', saved, { ...plan, scenarios: ['pg-leader-force'] }, setup), /scenarios = pg-leader-force, etcd-leader, this one for pg-leader-force;/);
+});
+
+Resume('refuses a tier whose images or settings changed', () => {
+  assert.throws(() => sameRun('dir', saved, plan, { ...setup, images: 'ha-tier/patroni:4.1.5-pg15-r5' }), /images: was "ha-tier\/patroni:4.1.5-pg15-r4", now "ha-tier\/patroni:4.1.5-pg15-r5"/);
+  assert.throws(() => sameRun('dir', saved, plan, { images: setup.images }), /ha-tier: Patroni: was "ttl 20", now "absent"/);
+});
+
+Resume.run();
