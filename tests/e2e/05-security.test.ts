@@ -18,7 +18,8 @@ import { defaultImage } from '../../charts/common.js';
 import { COMPONENTS, LABEL, MOUNTS, TLS_FILES, TierDescriptor, podHost, serviceHost } from '../../contract/index.js';
 import { tierHealth } from '../../tools/health.js';
 import { loadTier } from '../../tools/tier.js';
-import { Kube, connect, deleteNamespace, execIn, isNotFound, progress, waitFor } from './kube.js';
+import { KindNodes } from '../../chaos/nodes.js';
+import { CLUSTER_NAME, Kube, connect, deleteNamespace, execIn, isNotFound, progress, waitFor } from './kube.js';
 
 const NS = 'ha-tier';
 const OTHER_NS = 'ha-tier-e2e-clients';
@@ -223,6 +224,38 @@ Security('PostgreSQL refuses a connection without TLS; the application\'s role c
   assert.match(app.stdout, /^whoami: app\|t$/m);
   assert.match(app.stdout, /^create role: .*permission denied to create role/m);
   assert.match(app.stdout, /^pg_authid: .*permission denied for table pg_authid/m);
+});
+
+Security('a force-deleted client keeps its network identity while it still runs (as with Calico or Cilium)', async (ctx) => {
+  // The lab's policy engine would otherwise drop every new connection of a pod whose API object is
+  // gone, while the kubelet still runs it for its grace period (kind/lab/kindnetd/linger.go).
+  const name = 'e2e-doomed-client';
+  const target = `${podHost('redis', 0, NS, ctx.tier.clusterDomain)}:${COMPONENTS.redis.ports.redis}`;
+  const pod = testPod(name, REDIS_IMAGE, { [LABEL.client]: 'true' });
+  pod.spec!.terminationGracePeriodSeconds = 20;
+  // PID 1 ignores SIGTERM, so the container runs until the kubelet kills it at the end of its grace.
+  pod.spec!.containers[0].command = ['bash', '-c', 'while true; do ' +
+    'if timeout 1 bash -c "exec 3<>/dev/tcp/$1" 2>/dev/null; then echo "$(date +%s%3N) open"; else echo "$(date +%s%3N) closed"; fi; sleep 0.5; done',
+  'doomed', target.replace(':', '/')];
+  await startPod(ctx.kube, NS, pod);
+  const running = await ctx.kube.core.readNamespacedPod({ name, namespace: NS });
+  const nodes = await KindNodes.find(CLUSTER_NAME, ctx.kube.context, 'force-deleted client');
+  const file = `/var/log/pods/${NS}_${name}_${running.metadata!.uid}/tools/0.log`;
+  const lines: string[] = [];
+  const tail = nodes.spawn(running.spec!.nodeName!, ['tail', '-n', '0', '-f', file]);
+  tail.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  try {
+    await new Promise((r) => setTimeout(r, 2000));
+    const deletedAt = Date.now();
+    await ctx.kube.core.deleteNamespacedPod({ name, namespace: NS, gracePeriodSeconds: 0 });
+    await new Promise((r) => setTimeout(r, 10_000));
+    const after = lines.map((l) => l.split(' ').slice(-2)).filter(([t]) => Number(t) > deletedAt + 1000).map(([, v]) => v);
+    progress(`${name}, force-deleted: ${after.filter((v) => v === 'open').length} connections to ${target} opened in the 9 s after, ${after.filter((v) => v === 'closed').length} dropped`);
+    assert.ok(after.length >= 5, `the pod's log shows ${after.length} attempts after its deletion: ${lines.slice(-5).join(' | ')}`);
+    assert.equal(after.filter((v) => v !== 'open'), [], 'every new connection of the still-running pod opens');
+  } finally {
+    tail.kill();
+  }
 });
 
 Security('the tier is healthy afterwards, writes through the application\'s users included', async (ctx) => {

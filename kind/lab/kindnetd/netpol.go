@@ -26,6 +26,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 
@@ -88,15 +89,20 @@ func runNetworkPolicies(ctx context.Context, cfg *rest.Config, nodeName string) 
 		return err
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
+	// Pods keep their identity while they may still run after a force delete (linger.go).
+	pods := factory.Core().V1().Pods()
+	if os.Getenv("LINGER_DELETED_PODS") != "false" {
+		pods = newLingeringPodInformer(ctx, factory)
+	}
 	ctrl, err := networkpolicy.NewController(client,
-		factory.Networking().V1().NetworkPolicies(), factory.Core().V1().Namespaces(), factory.Core().V1().Pods(),
+		factory.Networking().V1().NetworkPolicies(), factory.Core().V1().Namespaces(), pods,
 		// No AdminNetworkPolicy / BaselineAdminNetworkPolicy: Kubernetes 1.28 has no such CRDs, and
 		// waiting for their informers would keep the queue closed forever.
 		nil, nil, nil, nil,
 		networkpolicy.Config{
-			FailOpen:  false,
-			QueueID:   policyQueue,
-			NodeName:  nodeName,
+			FailOpen: false,
+			QueueID:  policyQueue,
+			NodeName: nodeName,
 			// The DNS race it works around was fixed in the kernel (6.12); its rule is nftables anyway.
 			NetfilterBug1766Fix: false,
 			NFTableName:         "kube-network-policies",
