@@ -199,6 +199,18 @@ async function main(argv: string[]): Promise<number> {
   const save = (done: boolean) => writeReport(outDir, { startedAt, command: done ? command : `${command} (in progress)`, namespace: ns, setup, plan, resumedAt }, results,
     summarize(results), checkObjectives(objectives, summarize(results), ns));
   const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, logDir: join(outDir, 'logs'), log };
+  // Ctrl-C (or SIGTERM) ends the run after the current trial, once its fault is healed; twice, at once.
+  let stopAsked = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopAsked) {
+      log(`chaos: ${signal} again: stopping now; a fault in progress may be left unhealed (npm run status says what is wrong)`);
+      process.exit(130);
+    }
+    stopAsked = true;
+    log(`chaos: ${signal}: stopping after the current trial, once its fault is healed (${signal} again to stop at once)`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   try {
     if (values.soak) {
@@ -209,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
       log(`chaos: soak for ${values.soak}s over ${chosen.length} scenarios, seed ${seed}`);
       await ensureProbe(kube, mainTier, image);
       const counts = new Map<string, number>();
-      while (Date.now() < end) {
+      while (Date.now() < end && !stopAsked) {
         const scenario = chosen[Math.floor(random() * chosen.length)];
         const n = (counts.get(scenario.name) ?? 0) + 1;
         counts.set(scenario.name, n);
@@ -219,13 +231,16 @@ async function main(argv: string[]): Promise<number> {
         await save(false);
       }
     } else {
-      for (const tier of tiers) {
+      matrix: for (const tier of tiers) {
         await ensureProbe(kube, tier, image);
         const count = tier.namespace === ns ? trials : baselineTrials;
         for (const scenario of chosen) {
+          const done = (i: number) => results.some((r) => r.namespace === tier.namespace && r.scenario === scenario.name && r.trial === i);
+          if (Array.from({ length: count }, (_, k) => k + 1).every(done)) continue;
           log(`chaos: ${tier.namespace} ${scenario.name}: ${scenario.fault.title}`);
           for (let i = 1; i <= count; i++) {
-            if (results.some((r) => r.namespace === tier.namespace && r.scenario === scenario.name && r.trial === i)) continue;
+            if (stopAsked) break matrix;
+            if (done(i)) continue;
             const r = await runTrial(kube, tier, scenario, i, trialOpts);
             results.push(r);
             log(progressLine(r, count));
@@ -240,6 +255,13 @@ async function main(argv: string[]): Promise<number> {
     for (const t of tiers) await removeProbe(kube, t.namespace).catch(() => undefined);
   }
 
+  if (stopAsked) {
+    await save(false);
+    const rest = argv.filter((a, k) => !/^--(out|resume)(=|$)/.test(a) && !/^--(out|resume)$/.test(argv[k - 1] ?? ''));
+    const again = `npm run chaos -- ${[...rest, '--resume', outDir].join(' ')}`;
+    log(`chaos: stopped with ${results.length} trial(s) in ${outDir}/report.json; take the run up again with: ${again}`);
+    return 130;
+  }
   const summaries = summarize(results);
   const objectiveResults = checkObjectives(objectives, summaries, ns);
   const baseline = values.baseline ? { summaries: summaries.filter((s) => s.namespace !== ns) } : undefined;
