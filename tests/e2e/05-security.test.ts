@@ -226,7 +226,7 @@ Security('PostgreSQL refuses a connection without TLS; the application\'s role c
   assert.match(app.stdout, /^pg_authid: .*permission denied for table pg_authid/m);
 });
 
-Security('a force-deleted client keeps its network identity while it still runs (as with Calico or Cilium)', async (ctx) => {
+Security('a force-deleted client keeps its network identity while it still runs, its same-name successor started (as with Calico or Cilium)', async (ctx) => {
   // The lab's policy engine would otherwise drop every new connection of a pod whose API object is
   // gone, while the kubelet still runs it for its grace period (kind/lab/kindnetd/linger.go).
   const name = 'e2e-doomed-client';
@@ -248,6 +248,8 @@ Security('a force-deleted client keeps its network identity while it still runs 
     await new Promise((r) => setTimeout(r, 2000));
     const deletedAt = Date.now();
     await ctx.kube.core.deleteNamespacedPod({ name, namespace: NS, gracePeriodSeconds: 0 });
+    // Its successor under the same name at once, as a StatefulSet creates it.
+    await ctx.kube.core.createNamespacedPod({ namespace: NS, body: testPod(name, REDIS_IMAGE, { [LABEL.client]: 'true' }) });
     await new Promise((r) => setTimeout(r, 10_000));
     const after = lines.map((l) => l.split(' ').slice(-2)).filter(([t]) => Number(t) > deletedAt + 1000).map(([, v]) => v);
     progress(`${name}, force-deleted: ${after.filter((v) => v === 'open').length} connections to ${target} opened in the 9 s after, ${after.filter((v) => v === 'closed').length} dropped`);

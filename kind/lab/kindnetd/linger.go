@@ -16,8 +16,8 @@ package main
 // its sandbox is torn down. This informer gives the lab the same behaviour: a pod deleted while its
 // last known status still showed a running container stays in the engine's cache, with its labels
 // and address, for the time the kubelet may still let it run (its terminationGracePeriodSeconds plus
-// a margin), then goes. A pod whose containers had all stopped goes at once. Its phase in the cache
-// is set to Failed, so that a running pod given the same address meanwhile wins the engine's lookup.
+// a margin), then goes. A pod whose containers had all stopped goes at once. In the cache it is a
+// stand-in under a name of its own (see lingering).
 // LINGER_DELETED_PODS=false turns this off (kind's own kindnetd behaves that way).
 //
 // Limits: the engine's cache is rebuilt from a fresh list when its watch has to start over, and a
@@ -26,6 +26,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"sort"
 	"time"
@@ -96,8 +97,23 @@ func newLingeringPodInformer(ctx context.Context, factory informers.SharedInform
 	return lingeringPods{informer}
 }
 
-// lingerWatch passes a pod watch through, turning the deletion of a pod that may still run into an
-// update at once (the pod, marked as deleted) and the deletion itself `linger(pod)` later.
+// lingerWatch passes a pod watch through; when a pod that may still run is deleted, it also adds a
+// stand-in for it (lingering) at once and deletes the stand-in `linger(pod)` later.
+// lingering is the copy of a deleted pod that stands for it while it may still run. It has a name of
+// its own: the cache is keyed by namespace/name, and a StatefulSet creates the pod's successor under
+// the same name within milliseconds (with no address yet), which would otherwise replace it there.
+// Its phase is Failed, so that a running pod given the same address meanwhile wins the engine's lookup.
+func lingering(pod *v1.Pod) *v1.Pod {
+	kept := pod.DeepCopy()
+	kept.Name = fmt.Sprintf("%s.deleted-%s", pod.Name, string(pod.UID)[:8])
+	if kept.DeletionTimestamp == nil {
+		now := metav1.Now()
+		kept.DeletionTimestamp = &now
+	}
+	kept.Status.Phase = v1.PodFailed
+	return kept
+}
+
 type lingerWatch struct {
 	src    watch.Interface
 	out    chan watch.Event
@@ -163,20 +179,14 @@ func (w *lingerWatch) run() {
 			}
 			if pod, isPod := e.Object.(*v1.Pod); isPod && e.Type == watch.Deleted {
 				if d := w.linger(pod); d > 0 {
-					kept := pod.DeepCopy()
-					if kept.DeletionTimestamp == nil {
-						now := metav1.Now()
-						kept.DeletionTimestamp = &now
-					}
-					kept.Status.Phase = v1.PodFailed
-					log.Printf("network policies: pod %s/%s was deleted while it ran; its address %s keeps its identity for up to %s",
-						pod.Namespace, pod.Name, pod.Status.PodIP, d)
-					if !send(watch.Event{Type: watch.Modified, Object: kept}) {
+					kept := lingering(pod)
+					log.Printf("network policies: pod %s/%s was deleted while it ran; its address %s keeps its identity for up to %s (as %s)",
+						pod.Namespace, pod.Name, pod.Status.PodIP, d, kept.Name)
+					if !send(watch.Event{Type: watch.Added, Object: kept}) {
 						return
 					}
 					pending = append(pending, held{kept, time.Now().Add(d)})
 					sort.Slice(pending, func(i, j int) bool { return pending[i].at.Before(pending[j].at) })
-					continue
 				}
 			}
 			if !send(e) {
