@@ -4,7 +4,8 @@
  * with `docker` (pause, stop, exec of crictl and iptables in the node). Anywhere else these faults are
  * refused with one sentence: they need the nodes' runtime, which a remote cluster does not lend.
  */
-import { ChildProcess, execFile, spawn } from 'node:child_process';
+import type * as k8s from '@kubernetes/client-node';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { UserError } from '../tools/kube.js';
 
@@ -39,9 +40,19 @@ export class KindNodes {
     }
   }
 
-  /** Starts `argv` inside a node container and returns the running child (its output unread). */
-  spawn(node: string, argv: string[]): ChildProcess {
-    return spawn('docker', ['exec', node, ...argv], { stdio: ['ignore', 'pipe', 'ignore'] });
+  /**
+   * Follows a container's log file on its node by descriptor: unlike the API's log stream it keeps
+   * reading after the pod object is gone (a force delete), until the container's last line.
+   */
+  followLog(node: string, pod: k8s.V1Pod, container: string): { lines: string[]; stop(): void } {
+    const restarts = pod.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
+    const file = `/var/log/pods/${pod.metadata!.namespace}_${pod.metadata!.name}_${pod.metadata!.uid}/${container}/${restarts}.log`;
+    const lines: string[] = [];
+    let buffer = '';
+    const child = spawn('docker', ['exec', node, 'tail', '-n', '0', '-f', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', (chunk: Buffer) => { buffer += chunk.toString(); const parts = buffer.split('\n'); buffer = parts.pop()!; lines.push(...parts); });
+    child.on('error', () => undefined);
+    return { lines, stop: () => { if (buffer) lines.push(buffer); child.kill(); } };
   }
 
   /** Runs `argv` inside a node container with `input` on its stdin. */

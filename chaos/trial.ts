@@ -206,21 +206,6 @@ export function startProbe(kube: Kube, ns: string, id: string, events: Event[], 
 }
 
 /** Follows a pod's container log until stopped (or the container goes away). */
-/**
- * Follows a container's log file on its node by descriptor (kind only): unlike the API's log stream it
- * keeps reading after the pod object is gone (a force delete) until the container's last line.
- */
-function followNodeLog(nodes: KindNodes, node: string, ns: string, pod: k8s.V1Pod, container: string): { lines: string[]; stop(): void } {
-  const restarts = pod.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
-  const file = `/var/log/pods/${ns}_${pod.metadata!.name}_${pod.metadata!.uid}/${container}/${restarts}.log`;
-  const lines: string[] = [];
-  let buffer = '';
-  const child = nodes.spawn(node, ['tail', '-n', '0', '-f', file]);
-  child.stdout?.on('data', (chunk: Buffer) => { buffer += chunk.toString(); const parts = buffer.split('\n'); buffer = parts.pop()!; lines.push(...parts); });
-  child.on('error', () => undefined);
-  return { lines, stop: () => { if (buffer) lines.push(buffer); child.kill(); } };
-}
-
 function followLog(kube: Kube, ns: string, pod: string, container: string): { lines: string[]; stop(): void } {
   const lines: string[] = [];
   let buffer = '';
@@ -339,7 +324,7 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   const before = target ? await kube.core.readNamespacedPod({ name: target.pod, namespace: ns }) : undefined;
   const container = target ? COMPONENTS[target.component].container : '';
   const oldLog = target && before && opts.nodes?.nodes.includes(target.node)
-    ? followNodeLog(opts.nodes, target.node, ns, before, container)
+    ? opts.nodes.followLog(target.node, before, container)
     : target ? followLog(kube, ns, target.pod, container) : undefined;
   const t0 = Date.now();
   let podReadyMs: number | null = null;

@@ -240,10 +240,8 @@ Security('a force-deleted client keeps its network identity while it still runs,
   await startPod(ctx.kube, NS, pod);
   const running = await ctx.kube.core.readNamespacedPod({ name, namespace: NS });
   const nodes = await KindNodes.find(CLUSTER_NAME, ctx.kube.context, 'force-deleted client');
-  const file = `/var/log/pods/${NS}_${name}_${running.metadata!.uid}/tools/0.log`;
-  const lines: string[] = [];
-  const tail = nodes.spawn(running.spec!.nodeName!, ['tail', '-n', '0', '-f', file]);
-  tail.stdout?.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+  const log = nodes.followLog(running.spec!.nodeName!, running, 'tools');
+  const lines = log.lines;
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const deletedAt = Date.now();
@@ -256,7 +254,7 @@ Security('a force-deleted client keeps its network identity while it still runs,
     assert.ok(after.length >= 5, `the pod's log shows ${after.length} attempts after its deletion: ${lines.slice(-5).join(' | ')}`);
     assert.equal(after.filter((v) => v !== 'open'), [], 'every new connection of the still-running pod opens');
   } finally {
-    tail.kill();
+    log.stop();
   }
 });
 
