@@ -61,6 +61,11 @@ stop() {
     kill "${pid}"
     local i
     for i in $(seq 1 30); do kill -0 "${pid}" 2>/dev/null || break; sleep 1; done
+    if kill -0 "${pid}" 2>/dev/null; then
+      log "docker: dockerd (pid ${pid}) still runs after 30 s; killing it and the containerd it started"
+      pkill -KILL -P "${pid}" -x containerd 2>/dev/null || true
+      kill -KILL "${pid}" 2>/dev/null || true
+    fi
   fi
   rm -f "${PID_FILE}"
 }

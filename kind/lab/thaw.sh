@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Brings a frozen kind node back: `docker unpause`, and when the engine cannot (it answers
+# "context deadline exceeded", or hangs), the node's freezer cgroup is thawed directly. A node
+# frozen by a chaos trial must never outlive the trial or the CI run, whatever state dockerd is in.
+#
+# The node's cgroup is found without asking dockerd: the container whose first process has the
+# node's name as its hostname (kind names each node's hostname after its container).
+# cgroup v1 (freezer.state) and v2 (cgroup.freeze) are both handled.
+#
+# Usage: kind/lab/thaw.sh NODE...        (exit 0 when every node runs; 1 and one line each otherwise)
+#        kind/lab/thaw.sh --cluster NAME (every node of that kind cluster that docker says is paused)
+set -o nounset -o pipefail
+
+log() { printf '%s\n' "$*" >&2; }
+
+# The freezer control file of the container whose init has hostname $1, or nothing.
+freezer_file() {
+  local node="$1" dir pid
+  for dir in /sys/fs/cgroup/freezer/docker/*/ /sys/fs/cgroup/system.slice/docker-*.scope/ /sys/fs/cgroup/docker/*/; do
+    [ -d "${dir}" ] || continue
+    pid=$(head -n 1 "${dir}cgroup.procs" 2>/dev/null)
+    [ -n "${pid}" ] || continue
+    [ "$(cat "/proc/${pid}/root/etc/hostname" 2>/dev/null)" = "${node}" ] || continue
+    if [ -f "${dir}freezer.state" ]; then echo "${dir}freezer.state"; else echo "${dir}cgroup.freeze"; fi
+    return 0
+  done
+}
+
+frozen() {
+  local file="$1"
+  case "${file}" in
+    *freezer.state) [ "$(cat "${file}")" != THAWED ] ;;
+    *) [ "$(cat "${file}")" = 1 ] ;;
+  esac
+}
+
+thaw_one() {
+  local node="$1" try out
+  for try in 1 2 3; do
+    out=$(timeout 30 docker unpause "${node}" 2>&1) && return 0
+    case "${out}" in *"is not paused"*) return 0 ;; esac
+    log "thaw: docker unpause ${node} failed (try ${try}): ${out:-timed out after 30 s}"
+    sleep 2
+  done
+  local file; file=$(freezer_file "${node}")
+  if [ -z "${file}" ]; then
+    log "thaw: ${node}: dockerd could not unpause it and no cgroup of a container named ${node} was found; thaw it by hand (echo THAWED > /sys/fs/cgroup/freezer/docker/<id>/freezer.state)"
+    return 1
+  fi
+  if ! frozen "${file}"; then
+    log "thaw: ${node}: its cgroup is not frozen (${file}); dockerd's record is stale"
+    return 0
+  fi
+  log "thaw: ${node}: thawing its cgroup directly (${file})"
+  case "${file}" in
+    *freezer.state) echo THAWED >"${file}" ;;
+    *) echo 0 >"${file}" ;;
+  esac
+  local i
+  for i in $(seq 1 20); do frozen "${file}" || return 0; sleep 0.5; done
+  log "thaw: ${node}: ${file} still says frozen after 10 s"
+  return 1
+}
+
+# The hostnames of every container with a cgroup here whose name starts with $1 (kind's nodes).
+cgroup_nodes() {
+  local dir pid name
+  for dir in /sys/fs/cgroup/freezer/docker/*/ /sys/fs/cgroup/system.slice/docker-*.scope/ /sys/fs/cgroup/docker/*/; do
+    pid=$(head -n 1 "${dir}cgroup.procs" 2>/dev/null) || continue
+    [ -n "${pid}" ] || continue
+    name=$(cat "/proc/${pid}/root/etc/hostname" 2>/dev/null) || continue
+    case "${name}" in "$1"*) echo "${name}" ;; esac
+  done
+}
+
+main() {
+  local nodes=()
+  if [ "${1:-}" = "--cluster" ]; then
+    # Which nodes: dockerd's word when it answers, the cgroups' when it does not.
+    local cluster="${2:?usage: thaw.sh --cluster NAME}" name file
+    for name in $(cgroup_nodes "${cluster}-"); do
+      file=$(freezer_file "${name}")
+      if { [ -n "${file}" ] && frozen "${file}"; } || [ "$(timeout 10 docker inspect -f '{{.State.Paused}}' "${name}" 2>/dev/null)" = true ]; then
+        nodes+=("${name}")
+      fi
+    done
+  else
+    nodes=("$@")
+  fi
+  local node rc=0
+  for node in "${nodes[@]}"; do
+    thaw_one "${node}" || rc=1
+  done
+  return "${rc}"
+}
+
+main "$@"
