@@ -49,12 +49,17 @@ build_kubernetes() {
     ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
     ldflags+=" -X ${pkg}.gitCommit=${commit:-unknown}"
   done
-  local cmd
+  # One `go build` for every command: the package graph is loaded once and the commands' shared
+  # packages are compiled once, in parallel (seven separate builds took minutes longer cold).
+  local cmd pkgs=() out="${work}/out"
   for cmd in "${K8S_COMMANDS[@]}"; do
-    have "${cmd}" && continue
-    echo "building ${cmd} ${K8S_VERSION}"
-    go build -mod=mod -ldflags "${ldflags}" -o "${LAB_BIN}/${cmd}.tmp" "k8s.io/kubernetes/cmd/${cmd}"
-    mv "${LAB_BIN}/${cmd}.tmp" "${LAB_BIN}/${cmd}"
+    have "${cmd}" || pkgs+=("k8s.io/kubernetes/cmd/${cmd}")
+  done
+  echo "building ${pkgs[*]##*/} ${K8S_VERSION}"
+  mkdir -p "${out}"
+  go build -mod=mod -ldflags "${ldflags}" -o "${out}/" "${pkgs[@]}"
+  for cmd in "${K8S_COMMANDS[@]}"; do
+    [ -f "${out}/${cmd}" ] && mv "${out}/${cmd}" "${LAB_BIN}/${cmd}"
   done
   "${LAB_BIN}/kubeadm" version -o short
 }

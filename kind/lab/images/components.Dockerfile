@@ -32,12 +32,6 @@ COPY pause /pause
 USER 65535:65535
 ENTRYPOINT ["/pause"]
 
-# The network agent (kind/lab/kindnetd), built as kindnetd-<source hash>.
-FROM debian-net AS kindnetd
-ARG BIN=kindnetd
-COPY ${BIN} /bin/kindnetd
-CMD ["/bin/kindnetd"]
-
 FROM scratch AS local-path-provisioner
 COPY local-path-provisioner /usr/local/bin/local-path-provisioner
 ENV PATH=/usr/local/bin
@@ -47,3 +41,11 @@ FROM scratch AS local-path-helper
 COPY --from=debian-net /bin/busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 ENV PATH=/bin
+
+# The network agent (kind/lab/kindnetd), built as kindnetd-<source hash> and named by --build-arg
+# BIN. It stays the last stage: Docker's classic builder builds every stage before its target, and
+# without BIN (any other target) this one would fail.
+FROM debian-net AS kindnetd
+ARG BIN
+COPY ${BIN} /bin/kindnetd
+CMD ["/bin/kindnetd"]
