@@ -6,10 +6,13 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { UserError } from '../tools/kube.js';
 
 const run = promisify(execFile);
+/** The lab's thaw script, shared with `npm run lab:down`. */
+const THAW_SCRIPT = fileURLToPath(new URL('../kind/lab/thaw.sh', import.meta.url));
 
 export class KindNodes {
   private constructor(public readonly cluster: string, public readonly nodes: string[]) {}
@@ -70,8 +73,29 @@ export class KindNodes {
     await run('docker', args, { timeout: timeoutMs });
   }
 
-  pause(node: string) { return this.docker(['pause', node]); }
-  unpause(node: string) { return this.docker(['unpause', node]); }
+  /** Freezes a node; if the engine fails half way (its cgroup may be left freezing), thaws it and throws. */
+  async pause(node: string): Promise<void> {
+    try {
+      await this.docker(['pause', node]);
+    } catch (err) {
+      await this.unpause(node).catch(() => undefined);
+      throw new Error(`docker pause ${node} failed (${(err as Error).message.split('\n')[0]}); the node was thawed again`);
+    }
+  }
+
+  /**
+   * Thaws a frozen node with kind/lab/thaw.sh: `docker unpause`, tried again, then the node's freezer
+   * cgroup directly when dockerd cannot (it has answered "context deadline exceeded" under load).
+   * Throws with the script's own account (which node, and how to thaw it by hand) when nothing worked.
+   */
+  async unpause(node: string): Promise<void> {
+    try {
+      await run('bash', [THAW_SCRIPT, node], { timeout: 180_000 });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new Error(`node ${node} is still frozen: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);
+    }
+  }
   /** Stops a node the way a shutdown does: its init gets the stop signal, then SIGKILL after 10 s. */
   stop(nodes: string[]) { return this.docker(['stop', '--time', '10', ...nodes], 120_000); }
   start(nodes: string[]) { return this.docker(['start', ...nodes], 120_000); }

@@ -12,7 +12,7 @@ import {
 } from '../contract/index.js';
 import { TierHealth, tierHealth } from '../tools/health.js';
 import { Kube, UserError, execIn, isNotFound, isReady, sleep, waitFor } from '../tools/kube.js';
-import type { Target } from './faults/types.js';
+import type { Injection, Target } from './faults/types.js';
 import { PROBE_FILES, PROBE_SECRETS_DIR } from './probe/files.js';
 import {
   Event, Op, Present, leaderChanges, leaderTimeline, lostWrites, parseEvents, routingDisagreement, splitBrain, timeToNewLeader, writeGap,
@@ -332,8 +332,10 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   let detail = '';
   let probeLost = false;
   let node: string | undefined;
+  let injection: Injection | undefined;
+  let healed = false;
   try {
-    const injection = await scenario.fault.inject(ctx, target, durationMs);
+    injection = await scenario.fault.inject(ctx, target, durationMs);
     detail = injection.detail;
     probeLost = !!injection.probeLost;
     node = injection.node;
@@ -343,12 +345,21 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     const remaining = t0 + durationMs - Date.now();
     if (remaining > 0) await sleep(remaining);
     await injection.heal();
+    healed = true;
     if (durationMs > 0) opts.log(`    healed after ${((Date.now() - t0) / 1000).toFixed(1)}s`);
     await backWatch;
     await waitHealthy(kube, tier, opts.recoverTimeoutMs, `after ${scenario.name}`);
     recoveredMs = Date.now() - t0;
     await sleep(2000);
   } finally {
+    // A trial that failed between the fault and its heal (or in the heal) tries the heal once more:
+    // a node must not stay frozen or stopped after the runner has gone.
+    if (injection && !healed) {
+      await injection.heal().then(
+        () => opts.log('    healed after an error in the trial'),
+        (err) => opts.log(`    could not heal the fault: ${(err as Error).message}`),
+      );
+    }
     stopWatches();
     oldLog?.stop();
     if (oldLog && target && opts.logDir) {
