@@ -24,7 +24,11 @@ export interface ProfileOptions {
 const FAST_FAILOVER = {
   // ttl 20 is Patroni 4's smallest: it bounds how long a leader that cannot renew its lock keeps it.
   patroni: { ttl: 20, loopWait: 2, retryTimeout: 4, synchronousMode: true },
-  redis: { downAfterMilliseconds: 1000, failoverTimeoutMilliseconds: 10000 },
+  // down-after 3 s, not 1: on a busy 2-vCPU machine a healthy master missed its pings for 1.1-1.4 s
+  // and two sentinels replaced it, losing acknowledged writes (docs/results.md, "A busy machine").
+  // min-replicas-max-lag stays 1 s (<= down-after): a master cut off from its replicas stops taking
+  // writes long before the sentinels replace it.
+  redis: { downAfterMilliseconds: 3000, minReplicasMaxLag: 1, failoverTimeoutMilliseconds: 10000 },
 };
 
 export function profile(name: string, options: ProfileOptions = {}): HaTierChartProps {

@@ -361,9 +361,10 @@ export class RedisSentinel extends Construct {
         // Ready: answers PING and is a master, or a replica whose link to the master is up. Every run also
         // records the server's replication position (the status tool's data-lineage check).
         readinessProbe: execProbe(health('redis-health', 'readiness'), { periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 2 }),
-        // Alive: answers PING within 5 s, three times in a row 10 s apart: only a hung server (not a busy
-        // one on a 2-vCPU machine) is restarted, long after any failover it would be part of.
-        livenessProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        // Alive: answers PING within 5 s; six misses in a row 10 s apart (a minute) before a restart, so
+        // only a hung server is restarted, not one starved of CPU on a busy 2-vCPU machine (CI saw exec
+        // probes time out there), and long after any failover it would be part of.
+        livenessProbe: execProbe(health('redis-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
         ...(this.handOverOnDelete ? { lifecycle: { preStop: { exec: { command: ['/usr/local/bin/redis-prestop'] } } } } : {}),
         resources,
         volumeMounts,
@@ -394,7 +395,8 @@ export class RedisSentinel extends Construct {
         startupProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 2, failureThreshold: 90 }),
         // Ready: this sentinel monitors a master it can name.
         readinessProbe: execProbe(health('sentinel-health', 'readiness'), { periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }),
-        livenessProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 }),
+        // Alive: as the server's, six misses 10 s apart (a starved sentinel is not a hung one).
+        livenessProbe: execProbe(health('sentinel-health', 'liveness'), { periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 }),
         resources: sentinelResources,
         volumeMounts,
       },
