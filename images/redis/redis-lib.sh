@@ -15,6 +15,9 @@ read -r -a REDIS_HOST_LIST <<<"${REDIS_HOSTS:-}"
 read -r -a SENTINEL_HOST_LIST <<<"${SENTINEL_HOSTS:-}"
 # Where each server records its replication position (redis-health) and the record it started from.
 POSITION_FILE=/data/ha-tier-position
+# Present while this server, started as a replica, has not yet completed a sync with its master
+# (redis-start writes replica-priority 0 then; redis-health restores REDIS_REPLICA_PRIORITY).
+PRIORITY_HELD_FILE=/run/redis/priority-held
 START_POSITION_FILE=/data/ha-tier-position.at-start
 
 # log MESSAGE...: one line on stderr, prefixed with the time and the calling script's name.
