@@ -1,7 +1,7 @@
 /**
  * `npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N]
  *                  [--baseline [--baseline-trials N]] [--soak SECONDS --seed N] [--namespace NS]
- *                  [--objectives FILE] [--out DIR | --resume DIR] [--report DIR]`
+ *                  [--objectives FILE] [--out DIR | --resume DIR|RECORD] [--keep DIR] [--report DIR]`
  *
  * Runs the fault matrix (chaos/scenarios.ts) against the tier and measures failover as an in-cluster
  * client sees it (chaos/probe), checking on every trial that no acknowledged write was lost, that
@@ -16,17 +16,20 @@
  * sampling off (to measure its own effect); `--soak` draws scenarios at random, reproducibly from
  * `--seed`, until the time is up. `--resume DIR` takes up a run that was interrupted (a long matrix on
  * a laptop): it keeps DIR's trials and runs the missing ones, refusing when the scenarios, options,
- * images or settings differ.
+ * images or settings differ. `--keep DIR` also writes the run's record, DIR/NAME.json.gz (the
+ * report without the raw events, chaos/matrix.ts), after every trial: commit it and the run survives
+ * the machine; `--resume DIR/NAME.json.gz` takes it up anywhere, `npm run chaos:matrix` pages it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DEFAULT_NAMESPACE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
 import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../tools/kube.js';
 import { loadTier } from '../tools/tier.js';
+import { IN_PROGRESS, RunRecord, readRecord, recordPath, writeRecord } from './matrix.js';
 import { KindNodes } from './nodes.js';
 import { Objective, RunInfo, RunPlan, checkObjectives, matches, sameRun, summarize, writeReport } from './report.js';
 import { SCENARIOS, Scenario } from './scenarios.js';
@@ -111,18 +114,25 @@ export function chooseScenarios(positionals: string[], fault: string | undefined
   return SCENARIOS.filter((s) => (!positionals.length || positionals.some((p) => matches(p, s.name))) && (!fault || s.fault.name === fault));
 }
 
-/** `--resume DIR`: the interrupted run saved in DIR/report.json, refused when it cannot go on. */
-function priorRun(dir: string, values: { soak?: string; out?: string }): { run: RunInfo; trials: TrialResult[] } {
+/**
+ * `--resume DIR|RECORD`: the interrupted run saved in DIR/report.json, or in a kept record
+ * (`docs/runs/NAME.json.gz`), refused when it cannot go on.
+ */
+function priorRun(path: string, values: { soak?: string; out?: string }): RunRecord {
   if (values.soak) throw new UserError('--resume goes on with a matrix run; a soak (--soak) is not resumed: start it again with the same --seed');
-  if (values.out && values.out !== dir) throw new UserError(`--out (${values.out}) and --resume (${dir}) must name the same directory; leave --out out`);
-  let saved: { run: RunInfo; trials: TrialResult[] };
-  try {
-    saved = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
-  } catch (err) {
-    throw new UserError(`--resume ${dir}: no readable report.json there (${(err as Error).message.split('\n')[0]})`);
-  }
-  if (!saved.run?.plan) throw new UserError(`--resume ${dir}: that run saved no plan (it was made before --resume existed); start a new run`);
+  if (values.out && values.out !== path) throw new UserError(`--out (${values.out}) and --resume (${path}) must name the same directory; leave --out out`);
+  const saved = readRecord(path);
+  if (!saved.run.plan) throw new UserError(`--resume ${path}: that run saved no plan (it was made before --resume existed); start a new run`);
   return saved;
+}
+
+/** Where a resumed run writes: its own directory, or results/NAME for a kept record NAME.json.gz. */
+function resumeDir(path: string): string {
+  return isRecordFile(path) ? join('results', basename(path).replace(/\.json(\.gz)?$/, '')) : path;
+}
+
+function isRecordFile(path: string): boolean {
+  return /\.json(\.gz)?$/.test(path);
 }
 
 async function removeProbe(kube: Kube, ns: string): Promise<void> {
@@ -149,11 +159,12 @@ async function main(argv: string[]): Promise<number> {
       'recover-timeout': { type: 'string', default: '600' },
       report: { type: 'string' },
       resume: { type: 'string' },
+      keep: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N] [--baseline] [--soak SECONDS --seed N] [--out DIR | --resume DIR]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    console.log(`usage: npm run chaos -- [SCENARIO|PATTERN ...] [--fault NAME] [--trials N] [--short] [--sample-ms N] [--baseline] [--soak SECONDS --seed N] [--out DIR | --resume DIR|RECORD] [--keep DIR]\nscenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
     return 0;
   }
   if (values.report) return rerender(values.report, values.objectives!);
@@ -176,7 +187,10 @@ async function main(argv: string[]): Promise<number> {
   const now = new Date().toISOString();
   const startedAt = prior?.run.startedAt ?? now;
   const resumedAt = prior ? [...(prior.run.resumedAt ?? []), now] : undefined;
-  const outDir = values.resume ?? values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
+  const outDir = values.resume ? resumeDir(values.resume) : values.out ?? `results/chaos-${startedAt.replace(/[:.]/g, '-')}`;
+  // A record taken up again goes on being kept where it was, unless --keep says elsewhere.
+  const keepDir = values.keep ?? (values.resume && isRecordFile(values.resume) ? dirname(values.resume) : undefined);
+  const keepFile = keepDir ? recordPath(keepDir, outDir) : undefined;
   const baselineTrials = values['baseline-trials'] ? Number(values['baseline-trials']) : trials;
   if (!Number.isInteger(baselineTrials) || baselineTrials < 1) throw new UserError(`--baseline-trials (${values['baseline-trials']}) must be a whole number of at least 1`);
   const plan: RunPlan = { scenarios: chosen.map((s) => s.name), trials, baselineTrials: values.baseline ? baselineTrials : null, short: !!values.short, sampleMs };
@@ -192,12 +206,15 @@ async function main(argv: string[]): Promise<number> {
   const setup: Record<string, string> = { ...versions(), 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
   for (const t of tiers) Object.assign(setup, settingsOf(t));
   if (prior) sameRun(values.resume!, prior.run, plan, setup);
-  const command = prior?.run.command.replace(/ \(in progress\)$/, '') ?? `npm run chaos -- ${argv.join(' ')}`;
+  const command = prior?.run.command.replace(IN_PROGRESS, '') ?? `npm run chaos -- ${argv.join(' ')}`;
   const results: TrialResult[] = prior ? [...prior.trials] : [];
   if (prior) process.stderr.write(`chaos: resuming ${outDir}: ${results.length} trial(s) done before, going on with the rest\n`);
   const log = (m: string) => process.stderr.write(`${m}\n`);
-  const save = (done: boolean) => writeReport(outDir, { startedAt, command: done ? command : `${command} (in progress)`, namespace: ns, setup, plan, resumedAt }, results,
-    summarize(results), checkObjectives(objectives, summarize(results), ns));
+  const save = async (done: boolean) => {
+    const run = { startedAt, command: done ? command : `${command}${IN_PROGRESS}`, namespace: ns, setup, plan, resumedAt };
+    await writeReport(outDir, run, results, summarize(results), checkObjectives(objectives, summarize(results), ns));
+    if (keepFile) writeRecord(keepFile, { run, trials: results });
+  };
   const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, logDir: join(outDir, 'logs'), log };
   // Ctrl-C (or SIGTERM) ends the run after the current trial, once its fault is healed; twice, at once.
   let stopAsked = false;
@@ -257,15 +274,20 @@ async function main(argv: string[]): Promise<number> {
 
   if (stopAsked) {
     await save(false);
-    const rest = argv.filter((a, k) => !/^--(out|resume)(=|$)/.test(a) && !/^--(out|resume)$/.test(argv[k - 1] ?? ''));
-    const again = `npm run chaos -- ${[...rest, '--resume', outDir].join(' ')}`;
+    const rest = argv.filter((a, k) => !/^--(out|resume|keep)(=|$)/.test(a) && !/^--(out|resume|keep)$/.test(argv[k - 1] ?? ''));
+    const again = `npm run chaos -- ${[...rest, '--resume', keepFile ?? outDir].join(' ')}`;
     log(`chaos: stopped with ${results.length} trial(s) in ${outDir}/report.json; take the run up again with: ${again}`);
     return 130;
   }
   const summaries = summarize(results);
   const objectiveResults = checkObjectives(objectives, summaries, ns);
   const baseline = values.baseline ? { summaries: summaries.filter((s) => s.namespace !== ns) } : undefined;
-  const files = await writeReport(outDir, { startedAt, command, namespace: ns, setup, plan, resumedAt }, results, summaries, objectiveResults, baseline);
+  const runInfo = { startedAt, command, namespace: ns, setup, plan, resumedAt };
+  const files = await writeReport(outDir, runInfo, results, summaries, objectiveResults, baseline);
+  if (keepFile) {
+    writeRecord(keepFile, { run: runInfo, trials: results });
+    files.push(keepFile);
+  }
   const md = readFileSync(files[1], 'utf8');
   console.log(md.slice(md.indexOf('## Summary'), md.indexOf('## Phases')).trim());
   for (const f of files) log(`wrote ${f}`);

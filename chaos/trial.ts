@@ -68,6 +68,8 @@ export interface TrialResult {
   otherGapsMs: Partial<Record<System, number | null>>;
   /** The probe's sampling period (0: off, to measure the probe's own effect). */
   sampleMs: number;
+  /** In a kept record (chaos/matrix.ts), which leaves the events out: how many there were. */
+  eventCount?: number;
   /**
    * Log lines of the target's containers (the one hit, followed until it went away, then its
    * replacement) that show a known failure (LOG_FINDINGS): an interrupted switchover, a second
