@@ -37,8 +37,9 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind): Parti
   const downAfter = tier.redis.downAfterMilliseconds;
   // Patroni: a leader that hands over releases its key at once; one whose process died comes back
   // (primary_start_timeout 0) or loses the key after ttl; a silent one (frozen, cut off, node lost)
-  // keeps it until ttl after its last renewal. Replicas watch the key and race for it at once;
-  // promotion takes up to a loop; the router follows within a second (its own target).
+  // keeps it until ttl after its last renewal. A replica sees the key gone on its next HA cycle
+  // (up to loop_wait: the lab measured 2.1-2.2 s after the key went with loop_wait 2) and takes it;
+  // promotion takes up to another loop; the router follows within a second (its own target).
   const release = kind === 'handover' ? 2 * loop + 2000 : ttl + loop;
   // Sentinel: pings every second, so a silent master is +sdown within down-after + 1 s; a vote and
   // the promotion follow within about 2 s. A hand-over asks for the promotion itself.
@@ -46,9 +47,9 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind): Parti
   const switchMaster = (kind === 'handover' ? 2000 : detect) + 3000;
   return {
     'lock released': release,
-    'new lock holder': release + 1000,
-    promoted: release + 1000 + loop,
-    routed: release + 2000 + loop,
+    'new lock holder': release + loop + 1000,
+    promoted: release + 2 * loop + 1000,
+    routed: release + 2 * loop + 2000,
     detected: detect,
     'promotion asked': kind === 'handover' ? 2000 : detect + 2000,
     'switch-master': switchMaster,

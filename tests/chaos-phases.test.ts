@@ -33,6 +33,13 @@ Phases('a silent leader: every phase from the components\' own events, beside th
   assert.is(bounds['lock released'], 22_000, 'ttl 20 s after the last renewal, plus a loop');
   assert.ok(ph.every((p) => !p.exceeded));
 });
+Phases('a replica takes a released key on its next HA cycle: the bound allows a loop_wait for it', () => {
+  const b = predictedBounds(tier, 'crash');
+  const loop = (tier.patroni.dcs as { loop_wait: number }).loop_wait * 1000;
+  assert.is(b['new lock holder']! - b['lock released']!, loop + 1000, 'seen 2.1-2.2 s after the key went, with loop_wait 2');
+  assert.ok(b.promoted! >= b['new lock holder']! + loop, 'promotion comes up to a loop after taking the key');
+  assert.ok(b.routed! > b.promoted!);
+});
 Phases('a phase later than its bound is flagged', () => {
   const ph = phases(frozenLeader(), T0, T0 + 25_000, 'patroni', 'postgres-0', predictedBounds(tier, 'handover'));
   assert.ok(ph.find((p) => p.name === 'lock released')!.exceeded, 'a hand-over should have released the key within seconds');
