@@ -31,8 +31,8 @@ import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../to
 import { loadTier } from '../tools/tier.js';
 import { IN_PROGRESS, RunRecord, readRecord, recordPath, writeRecord } from './matrix.js';
 import { KindNodes } from './nodes.js';
-import { Objective, RunInfo, RunPlan, checkObjectives, matches, sameRun, summarize, writeReport } from './report.js';
-import { SCENARIOS, Scenario } from './scenarios.js';
+import { Objective, RunInfo, RunPlan, checkObjectives, sameRun, summarize, writeReport } from './report.js';
+import { SCENARIOS, chooseScenarios } from './scenarios.js';
 import { PROBE_POD, TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
 
 const sec = (ms: number | null) => (ms === null ? '–' : `${(ms / 1000).toFixed(1)}s`);
@@ -103,15 +103,6 @@ export function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-/** The scenarios named by positionals (names or `*` patterns) and `--fault`; all when none is named. */
-export function chooseScenarios(positionals: string[], fault: string | undefined): Scenario[] {
-  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => matches(p, s.name)));
-  if (unknown.length) throw new UserError(`no scenario matches ${unknown.join(', ')}: use ${SCENARIOS.map((s) => s.name).join(', ')}`);
-  const faults = [...new Set(SCENARIOS.map((s) => s.fault.name))];
-  if (fault && !faults.includes(fault)) throw new UserError(`--fault (${fault}) must be one of ${faults.join(', ')}`);
-  return SCENARIOS.filter((s) => (!positionals.length || positionals.some((p) => matches(p, s.name))) && (!fault || s.fault.name === fault));
 }
 
 /**

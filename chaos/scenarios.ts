@@ -12,6 +12,8 @@ import { cutFromEtcd, cutFromSentinels, isolate } from './faults/partition.js';
 import { podDeleteForce, podDeleteGraceful } from './faults/pod-delete.js';
 import { rollingUpdate } from './faults/rolling-update.js';
 import type { Fault, FaultContext } from './faults/types.js';
+import { UserError } from '../tools/kube.js';
+import { matches } from './report.js';
 
 export interface TargetSpec {
   component: MemberComponent;
@@ -134,3 +136,16 @@ export const ONE_PER_FAULT: readonly string[] = [
   'pg-leader-partition', 'pg-leader-etcd-cut', 'redis-master-sentinel-cut', 'etcd-quorum-loss', 'full-restart',
   'full-restart-lagging', 'rolling-update-postgres', 'drain-pg-leader-node',
 ];
+
+/**
+ * The scenarios named by positionals (names or `*` patterns) and `--fault`, in the order they are
+ * named (a pattern's matches in the matrix's order); the whole matrix in its order when none is named.
+ */
+export function chooseScenarios(positionals: string[], fault: string | undefined): Scenario[] {
+  const unknown = positionals.filter((p) => !SCENARIOS.some((s) => matches(p, s.name)));
+  if (unknown.length) throw new UserError(`no scenario matches ${unknown.join(', ')}: use ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const faults = [...new Set(SCENARIOS.map((s) => s.fault.name))];
+  if (fault && !faults.includes(fault)) throw new UserError(`--fault (${fault}) must be one of ${faults.join(', ')}`);
+  const named = positionals.length ? [...new Set(positionals.flatMap((p) => SCENARIOS.filter((s) => matches(p, s.name))))] : [...SCENARIOS];
+  return named.filter((s) => !fault || s.fault.name === fault);
+}
