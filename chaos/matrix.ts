@@ -16,6 +16,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { ROUTED_SLICES } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
 import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, phasesChart, summarize } from './report.js';
 import { SCENARIOS } from './scenarios.js';
@@ -93,7 +94,8 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
   lines.push('', '### Setup', '', '| | |', '|---|---|');
   for (const [k, vs] of settings) lines.push(`| ${k} | ${[...vs].join('<br>')}${vs.size > 1 ? ' (differs between runs)' : ''} |`);
 
-  lines.push('', '## Summary', '', 'Seconds from the fault. *Write gap*: the headline client\'s longest interval between acknowledged writes. *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge / two Redis masters accepting writes. *Two listed*: seconds `postgres-primary` listed more than one pod. *Over bound*: trials in which a phase took longer than its settings predict.', '');
+  lines.push('', '## Summary', '', "Seconds from the fault. *Write gap*: the headline client's longest interval between acknowledged writes. *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge / two Redis masters accepting writes. " +
+    `*Two listed*: seconds \`${ROUTED_SLICES.primary}\` listed more than one pod. *Over bound*: trials in which a phase took longer than its settings predict.`, '');
   lines.push('| scenario | trials | write gap median | p95 | max | new leader median | healthy median | lost pg/redis/etcd | split pg/redis | two listed max | over bound |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const sc of SCENARIOS) {
     const s = summaries.find((x) => x.scenario === sc.name);
