@@ -34,24 +34,24 @@ frozen() {
   esac
 }
 
+# thaw_one NODE: docker unpause (three tries), then, whatever dockerd said, the node's cgroup is
+# checked: a pause that failed half way can leave it frozen while dockerd records it as running.
 thaw_one() {
-  local node="$1" try out
+  local node="$1" try out engine_ok=false
   for try in 1 2 3; do
-    out=$(timeout 30 docker unpause "${node}" 2>&1) && return 0
-    case "${out}" in *"is not paused"*) return 0 ;; esac
+    if out=$(timeout 30 docker unpause "${node}" 2>&1); then engine_ok=true; break; fi
+    case "${out}" in *"is not paused"*) engine_ok=true; break ;; esac
     log "thaw: docker unpause ${node} failed (try ${try}): ${out:-timed out after 30 s}"
     sleep 2
   done
   local file; file=$(freezer_file "${node}")
   if [ -z "${file}" ]; then
+    [ "${engine_ok}" = true ] && return 0
     log "thaw: ${node}: dockerd could not unpause it and no cgroup of a container named ${node} was found; thaw it by hand (echo THAWED > /sys/fs/cgroup/freezer/docker/<id>/freezer.state)"
     return 1
   fi
-  if ! frozen "${file}"; then
-    log "thaw: ${node}: its cgroup is not frozen (${file}); dockerd's record is stale"
-    return 0
-  fi
-  log "thaw: ${node}: thawing its cgroup directly (${file})"
+  frozen "${file}" || return 0
+  log "thaw: ${node}: its cgroup is still frozen; thawing it directly (${file})"
   case "${file}" in
     *freezer.state) echo THAWED >"${file}" ;;
     *) echo 0 >"${file}" ;;

@@ -134,4 +134,26 @@ Lab('an image built from images/ and loaded with kind load runs without any pull
   assert.match(version.stdout, /etcd Version: 3\.4\./);
 });
 
+Lab('kind/lab/thaw.sh thaws a container frozen behind dockerd\'s back (its cgroup frozen, dockerd says running)', () => {
+  const name = `thaw-e2e-${Date.now().toString(36)}`;
+  const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
+  try {
+    assert.is(docker('run', '-d', '--name', name, '--hostname', name, '--entrypoint', 'sleep', IMAGE, '600').status, 0);
+    const id = docker('inspect', '-f', '{{.Id}}', name).stdout.trim();
+    const v1 = `/sys/fs/cgroup/freezer/docker/${id}/freezer.state`;
+    const v2 = `/sys/fs/cgroup/system.slice/docker-${id}.scope/cgroup.freeze`;
+    const file = spawnSync('test', ['-f', v1]).status === 0 ? v1 : v2;
+    const freeze = spawnSync('bash', ['-c', `echo ${file === v1 ? 'FROZEN' : 1} > ${file}`]);
+    assert.is(freeze.status, 0, `could not freeze ${file}`);
+    assert.is.not(docker('exec', name, 'true').status, 0, 'a frozen container runs nothing');
+    const thaw = spawnSync('bash', ['kind/lab/thaw.sh', name], { encoding: 'utf8', timeout: 150_000 });
+    progress(thaw.stderr.trim().split('\n').at(-1) ?? '');
+    assert.is(thaw.status, 0, thaw.stderr);
+    assert.match(thaw.stderr, 'thawing it directly');
+    assert.is(docker('exec', name, 'true').status, 0, 'thawed, it runs commands again');
+  } finally {
+    docker('rm', '-f', name);
+  }
+});
+
 Lab.run();
