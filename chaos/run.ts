@@ -10,7 +10,8 @@
  * predict. Refuses to run unless kubectl points at the project's kind cluster (or a context named in
  * HA_TIER_ALLOW_CONTEXT) and the tier is healthy. Writes results/chaos-<time>/report.{json,md},
  * writes.svg and phases.svg; exits 1 when an objective of chaos/objectives.json is missed. The probe
- * pod is removed when the run ends.
+ * pod is removed when the run ends. A trial that cannot run (its fault fails to inject, the tier does
+ * not come back) ends the run with exit 2 and the command that takes it up again.
  *
  * `--short` uses each scenario's short duration (the CI's pass); `--sample-ms 0` turns the probe's
  * sampling off (to measure its own effect); `--soak` draws scenarios at random, reproducibly from
@@ -209,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
   const trialOpts = { recoverTimeoutMs, short: !!values.short, sampleMs, nodes, logDir: join(outDir, 'logs'), log };
   // Ctrl-C (or SIGTERM) ends the run after the current trial, once its fault is healed; twice, at once.
   let stopAsked = false;
+  let failure: string | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopAsked) {
       log(`chaos: ${signal} again: stopping now; a fault in progress may be left unhealed (npm run status says what is wrong)`);
@@ -249,7 +251,15 @@ async function main(argv: string[]): Promise<number> {
           for (let i = 1; i <= count; i++) {
             if (stopAsked) break matrix;
             if (done(i)) continue;
-            const r = await runTrial(kube, tier, scenario, i, trialOpts);
+            let r: TrialResult;
+            try {
+              r = await runTrial(kube, tier, scenario, i, trialOpts);
+            } catch (err) {
+              // A trial that could not run (its fault failed to inject, the tier did not come back)
+              // ends the run; the trials before it stay in the report and the record.
+              failure = `${scenario.name} trial ${i}: ${err instanceof UserError ? err.message : (err as Error).message}`;
+              break matrix;
+            }
             results.push(r);
             log(progressLine(r, count));
             // Keep the report current, so an interrupted run still leaves its trials behind.
@@ -263,12 +273,13 @@ async function main(argv: string[]): Promise<number> {
     for (const t of tiers) await removeProbe(kube, t.namespace).catch(() => undefined);
   }
 
-  if (stopAsked) {
+  if (stopAsked || failure) {
     await save(false);
     const rest = argv.filter((a, k) => !/^--(out|resume|keep)(=|$)/.test(a) && !/^--(out|resume|keep)$/.test(argv[k - 1] ?? ''));
     const again = `npm run chaos -- ${[...rest, '--resume', keepFile ?? outDir].join(' ')}`;
+    if (failure) log(`chaos: the run stopped: ${failure}`);
     log(`chaos: stopped with ${results.length} trial(s) in ${outDir}/report.json; take the run up again with: ${again}`);
-    return 130;
+    return failure ? 2 : 130;
   }
   const summaries = summarize(results);
   const objectiveResults = checkObjectives(objectives, summaries, ns);

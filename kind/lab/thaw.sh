@@ -40,7 +40,11 @@ thaw_one() {
   local node="$1" try out engine_ok=false
   for try in 1 2 3; do
     if out=$(timeout 30 docker unpause "${node}" 2>&1); then engine_ok=true; break; fi
-    case "${out}" in *"is not paused"*) engine_ok=true; break ;; esac
+    case "${out}" in
+      *"is not paused"*) engine_ok=true; break ;;
+      # dockerd records it as paused, runc finds it running: see resync below.
+      *"container not paused"*) break ;;
+    esac
     log "thaw: docker unpause ${node} failed (try ${try}): ${out:-timed out after 30 s}"
     sleep 2
   done
@@ -50,15 +54,41 @@ thaw_one() {
     log "thaw: ${node}: dockerd could not unpause it and no cgroup of a container named ${node} was found; thaw it by hand (echo THAWED > /sys/fs/cgroup/freezer/docker/<id>/freezer.state)"
     return 1
   fi
-  frozen "${file}" || return 0
-  log "thaw: ${node}: its cgroup is still frozen; thawing it directly (${file})"
-  case "${file}" in
-    *freezer.state) echo THAWED >"${file}" ;;
-    *) echo 0 >"${file}" ;;
+  if frozen "${file}"; then
+    log "thaw: ${node}: its cgroup is still frozen; thawing it directly (${file})"
+    set_freezer "${file}" thaw || return 1
+  fi
+  resync "${node}" "${file}"
+}
+
+# set_freezer FILE freeze|thaw: writes the cgroup's freezer and waits (10 s at most) until it took.
+set_freezer() {
+  local file="$1" want="$2" i
+  case "${file}:${want}" in
+    *freezer.state:thaw) echo THAWED >"${file}" ;;
+    *freezer.state:freeze) echo FROZEN >"${file}" ;;
+    *:thaw) echo 0 >"${file}" ;;
+    *:freeze) echo 1 >"${file}" ;;
   esac
-  local i
-  for i in $(seq 1 20); do frozen "${file}" || return 0; sleep 0.5; done
-  log "thaw: ${node}: ${file} still says frozen after 10 s"
+  for i in $(seq 1 20); do
+    if [ "${want}" = thaw ]; then frozen "${file}" || return 0; else frozen "${file}" && return 0; fi
+    sleep 0.5
+  done
+  log "thaw: ${file} did not ${want} within 10 s"
+  return 1
+}
+
+# resync NODE FILE: a pause that timed out half way can leave dockerd recording the node as paused
+# while its cgroup runs: dockerd then refuses exec and pause, and unpause fails with "container not
+# paused". Freezing the cgroup for a moment lets `docker unpause` complete and clear the record.
+resync() {
+  local node="$1" file="$2"
+  [ "$(timeout 10 docker inspect -f '{{.State.Paused}}' "${node}" 2>/dev/null)" = true ] || return 0
+  log "thaw: ${node}: dockerd still records it as paused while it runs; freezing it for a moment so docker unpause clears that"
+  set_freezer "${file}" freeze || { set_freezer "${file}" thaw; return 1; }
+  if timeout 30 docker unpause "${node}" >/dev/null 2>&1 && ! frozen "${file}"; then return 0; fi
+  log "thaw: ${node}: docker unpause failed again; thawing its cgroup directly (dockerd's record stays wrong: restart dockerd)"
+  set_freezer "${file}" thaw
   return 1
 }
 

@@ -156,4 +156,25 @@ Lab('kind/lab/thaw.sh thaws a container frozen behind dockerd\'s back (its cgrou
   }
 });
 
+Lab('kind/lab/thaw.sh clears dockerd\'s record of a pause that its cgroup no longer has (a pause that timed out half way)', () => {
+  const name = `thaw-e2e-${Date.now().toString(36)}`;
+  const docker = (...args: string[]) => spawnSync('docker', args, { encoding: 'utf8', timeout: 30_000 });
+  try {
+    assert.is(docker('run', '-d', '--name', name, '--hostname', name, '--entrypoint', 'sleep', IMAGE, '600').status, 0);
+    assert.is(docker('pause', name).status, 0);
+    const id = docker('inspect', '-f', '{{.Id}}', name).stdout.trim();
+    const v1 = `/sys/fs/cgroup/freezer/docker/${id}/freezer.state`;
+    const file = spawnSync('test', ['-f', v1]).status === 0 ? v1 : `/sys/fs/cgroup/system.slice/docker-${id}.scope/cgroup.freeze`;
+    assert.is(spawnSync('bash', ['-c', `echo ${file === v1 ? 'THAWED' : 0} > ${file}`]).status, 0);
+    assert.match(docker('unpause', name).stderr, 'container not paused', 'dockerd and the cgroup disagree, as the lab saw');
+    const thaw = spawnSync('bash', ['kind/lab/thaw.sh', name], { encoding: 'utf8', timeout: 150_000 });
+    assert.is(thaw.status, 0, thaw.stderr);
+    assert.match(thaw.stderr, 'still records it as paused');
+    assert.is(docker('inspect', '-f', '{{.State.Paused}}', name).stdout.trim(), 'false');
+    assert.is(docker('exec', name, 'true').status, 0, 'exec works again');
+  } finally {
+    docker('rm', '-f', name);
+  }
+});
+
 Lab.run();
