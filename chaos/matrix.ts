@@ -71,6 +71,13 @@ export function readRecord(path: string): RunRecord {
 
 export interface MatrixSource { path: string; record: RunRecord }
 
+/** The command that takes a run up again from its record: the same arguments, --resume instead of --out/--keep. */
+export function resumeCommand(command: string, recordFile: string): string {
+  const args = command.replace(/^npm run chaos -- ?/, '').split(' ').filter(Boolean);
+  const kept = args.filter((a, i) => !/^--(out|keep|resume)(=.*)?$/.test(a) && !/^--(out|keep|resume)$/.test(args[i - 1] ?? ''));
+  return `npm run chaos -- ${kept.map((a) => (a.includes('*') ? `'${a}'` : a)).join(' ')} --resume ${recordFile}`;
+}
+
 const sec = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : (ms / 1000).toFixed(2));
 
 /** The page's Markdown. `sources` in the order given; a later record's trial of a scenario adds to the earlier ones. */
@@ -87,7 +94,7 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
   for (const { path, record } of sources) {
     const done = !record.run.command.endsWith(IN_PROGRESS);
     const command = record.run.command.replace(IN_PROGRESS, '');
-    lines.push(`| [${basename(path)}](${relative(pageDir, path)}) | \`${command}\` | ${record.run.startedAt} | ${record.trials.length} | ${done ? 'complete' : 'stopped before its end (take it up with `--resume`)'} |`);
+    lines.push(`| [${basename(path)}](${relative(pageDir, path)}) | \`${command}\` | ${record.run.startedAt} | ${record.trials.length} | ${done ? 'complete' : `stopped before its end; take it up with \`${resumeCommand(command, path)}\``} |`);
   }
   const settings = new Map<string, Set<string>>();
   for (const { record } of sources) for (const [k, v] of Object.entries(record.run.setup)) settings.set(k, (settings.get(k) ?? new Set()).add(v));

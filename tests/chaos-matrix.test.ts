@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { IN_PROGRESS, readRecord, recordPath, writeMatrix, writeRecord } from '../chaos/matrix.js';
+import { IN_PROGRESS, readRecord, recordPath, resumeCommand, writeMatrix, writeRecord } from '../chaos/matrix.js';
 import type { RunInfo } from '../chaos/report.js';
 import { SCENARIOS } from '../chaos/scenarios.js';
 import { trial } from './support/trial.js';
@@ -55,7 +55,7 @@ Records('the page merges records, lists every scenario and judges objectives ove
   assert.match(md, `1 of ${SCENARIOS.length} scenarios measured, 3 trials`);
   assert.match(md, '| etcd-leader | 0 | not measured yet |');
   assert.match(md, '| ≤ 8.00 s | 9.00 s | **missed** by 1.00 s | ttl |');
-  assert.match(md, 'stopped before its end');
+  assert.match(md, `stopped before its end; take it up with \`npm run chaos -- pg-leader-crash --trials 2 --resume ${b}\``);
   assert.match(md, `npm run chaos:matrix -- ${a} ${b} --out ${out}`);
   assert.match(readFileSync(files[1], 'utf8'), /^<svg/);
 });
@@ -71,6 +71,11 @@ Records('records of two namespaces are not one matrix', async () => {
   } catch (err) {
     assert.match((err as Error).message, 'different namespaces (ha-tier, ha-tier-baseline)');
   }
+});
+
+Records('a stopped run is taken up with its own arguments, --resume in place of --out and --keep', () => {
+  assert.is(resumeCommand("npm run chaos -- pg-leader-crash * --trials 10 --out results/matrix --keep docs/runs", 'docs/runs/matrix.json.gz'),
+    "npm run chaos -- pg-leader-crash '*' --trials 10 --resume docs/runs/matrix.json.gz");
 });
 
 Records.run();
