@@ -13,17 +13,22 @@ set -o nounset -o pipefail
 
 log() { printf '%s\n' "$*" >&2; }
 
-# The freezer control file of the container whose init has hostname $1, or nothing.
-freezer_file() {
-  local node="$1" dir pid
+# One line per docker container with a cgroup here: its hostname (kind names each node's hostname
+# after its container), a tab, and its freezer control file (cgroup v1 freezer.state, v2 cgroup.freeze).
+node_cgroups() {
+  local dir pid name
   for dir in /sys/fs/cgroup/freezer/docker/*/ /sys/fs/cgroup/system.slice/docker-*.scope/ /sys/fs/cgroup/docker/*/; do
     [ -d "${dir}" ] || continue
     pid=$(head -n 1 "${dir}cgroup.procs" 2>/dev/null)
     [ -n "${pid}" ] || continue
-    [ "$(cat "/proc/${pid}/root/etc/hostname" 2>/dev/null)" = "${node}" ] || continue
-    if [ -f "${dir}freezer.state" ]; then echo "${dir}freezer.state"; else echo "${dir}cgroup.freeze"; fi
-    return 0
+    name=$(cat "/proc/${pid}/root/etc/hostname" 2>/dev/null) || continue
+    if [ -f "${dir}freezer.state" ]; then printf '%s\t%s\n' "${name}" "${dir}freezer.state"; else printf '%s\t%s\n' "${name}" "${dir}cgroup.freeze"; fi
   done
+}
+
+# The freezer control file of the node named $1, or nothing.
+freezer_file() {
+  node_cgroups | awk -F '\t' -v node="$1" '$1 == node { print $2; exit }'
 }
 
 frozen() {
@@ -92,15 +97,9 @@ resync() {
   return 1
 }
 
-# The hostnames of every container with a cgroup here whose name starts with $1 (kind's nodes).
+# The names of every node with a cgroup here whose name starts with $1 (a kind cluster's nodes).
 cgroup_nodes() {
-  local dir pid name
-  for dir in /sys/fs/cgroup/freezer/docker/*/ /sys/fs/cgroup/system.slice/docker-*.scope/ /sys/fs/cgroup/docker/*/; do
-    pid=$(head -n 1 "${dir}cgroup.procs" 2>/dev/null) || continue
-    [ -n "${pid}" ] || continue
-    name=$(cat "/proc/${pid}/root/etc/hostname" 2>/dev/null) || continue
-    case "${name}" in "$1"*) echo "${name}" ;; esac
-  done
+  node_cgroups | awk -F '\t' -v prefix="$1" 'index($1, prefix) == 1 { print $1 }'
 }
 
 main() {
