@@ -22,6 +22,13 @@ import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, 
 import { SCENARIOS } from './scenarios.js';
 import type { TrialResult } from './trial.js';
 
+/** Lost writes pg/redis/etcd over all trials, and in the worst trial when any were lost. */
+function lostCell(s: ScenarioSummary): string {
+  const total = `${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd}`;
+  const any = s.lostAcked.pg + s.lostAcked.redis + s.lostAcked.etcd > 0;
+  return any ? `${total} (worst trial ${s.maxLostAcked.pg}/${s.maxLostAcked.redis}/${s.maxLostAcked.etcd})` : total;
+}
+
 /** What a record holds: the run and its trials, events left out. */
 export interface RunRecord {
   run: RunInfo;
@@ -101,14 +108,14 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
   lines.push('', '### Setup', '', '| | |', '|---|---|');
   for (const [k, vs] of settings) lines.push(`| ${k} | ${[...vs].join('<br>')}${vs.size > 1 ? ' (differs between runs)' : ''} |`);
 
-  lines.push('', '## Summary', '', "Seconds from the fault. *Write gap*: the headline client's longest interval between acknowledged writes. *Lost*: acknowledged writes missing when read back. *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge / two Redis masters accepting writes. " +
+  lines.push('', '## Summary', '', "Seconds from the fault. *Write gap*: the headline client's longest interval between acknowledged writes. *Lost*: acknowledged writes missing when read back, over all trials (and in the worst trial, when any). *Split*: sampling rounds with two PostgreSQL primaries able to acknowledge / two Redis masters accepting writes. " +
     `*Two listed*: seconds \`${ROUTED_SLICES.primary}\` listed more than one pod. *Over bound*: trials in which a phase took longer than its settings predict.`, '');
   lines.push('| scenario | trials | write gap median | p95 | max | new leader median | healthy median | lost pg/redis/etcd | split pg/redis | two listed max | over bound |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const sc of SCENARIOS) {
     const s = summaries.find((x) => x.scenario === sc.name);
     if (!s) { lines.push(`| ${sc.name} | 0 | not measured yet | | | | | | | | |`); continue; }
     const over = s.phases.filter((p) => p.exceeded).map((p) => `${p.name} ${p.exceeded}/${s.trials}`).join('; ') || '0';
-    lines.push(`| ${sc.name} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.recoveredMs.median)} | ${s.lostAcked.pg}/${s.lostAcked.redis}/${s.lostAcked.etcd} | ${s.splitBrainRounds}/${s.redisSplitRounds} | ${sec(s.primaryMultiMs.max)} | ${over} |`);
+    lines.push(`| ${sc.name} | ${s.trials} | ${sec(s.writeGapMs.median)} | ${sec(s.writeGapMs.p95)} | ${sec(s.writeGapMs.max)} | ${sec(s.newLeaderMs.median)} | ${sec(s.recoveredMs.median)} | ${lostCell(s)} | ${s.splitBrainRounds}/${s.redisSplitRounds} | ${sec(s.primaryMultiMs.max)} | ${over} |`);
   }
   lines.push('', `## Phases`, '', `![phases](${relative(pageDir, chartFile)})`, '', '| scenario | phase | median | max | bound | over bound |', '|---|---|---|---|---|---|');
   for (const s of summaries) for (const p of s.phases) lines.push(`| ${s.scenario} | ${p.name} | ${sec(p.ms.median)} | ${sec(p.ms.max)} | ${sec(p.boundMs)} | ${p.exceeded ? `**${p.exceeded}/${s.trials}**` : '0'} |`);

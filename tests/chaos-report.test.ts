@@ -25,6 +25,16 @@ Objectives('a leader-change objective is judged on the worst trial', () => {
   const [r] = checkObjectives([{ scenario: 'rolling-update-*', measure: 'leaderChanges.patroni', stat: 'max', max: 1 }], s, 'ha-tier');
   assert.equal([r.actual, r.met], [2, false]);
 });
+Objectives('lost writes are judged on the worst trial, not on the total over trials', () => {
+  // A bounded window of 60 acknowledged Redis writes in each of two trials: each within 100, 120 in all.
+  const lost = (redis: number) => ({ lostAcked: { pg: 0, redis, etcd: 0 } });
+  const s = summarize([trial('redis-master-sentinel-cut', 'redis', lost(60)), trial('redis-master-sentinel-cut', 'redis', lost(60))]);
+  assert.is(s[0].lostAcked.redis, 120, 'the summary shows the total');
+  const [r] = checkObjectives([{ scenario: 'redis-master-sentinel-cut', measure: 'lostAcked.redis', stat: 'max', max: 100 }], s, 'ha-tier');
+  assert.equal([r.actual, r.met], [60, true]);
+  const worse = summarize([trial('redis-master-sentinel-cut', 'redis', lost(20)), trial('redis-master-sentinel-cut', 'redis', lost(101))]);
+  assert.equal(checkObjectives([{ scenario: '*', measure: 'lostAcked.redis', stat: 'max', max: 100 }], worse, 'ha-tier').map((o) => [o.actual, o.met]), [[101, false]]);
+});
 Objectives('a measure a scenario cannot have is skipped only where the objective says so', () => {
   const s = summarize([trial('redis-master-crash', 'redis')]);
   assert.is(s[0].routingLagMs.max, null, 'no PostgreSQL leader change, no routing lag');
