@@ -46,16 +46,21 @@ export class KindNodes {
   /**
    * Follows a container's log file on its node by descriptor: unlike the API's log stream it keeps
    * reading after the pod object is gone (a force delete), until the container's last line.
+   * The `tail` inside the node ends with the exec session: `docker exec` does not stop the command
+   * when its client goes, so the command watches its stdin and ends tail at EOF (the runner's
+   * `stop`, or the runner gone). Without it, every trial left a `tail -f` on a deleted log file.
    */
   followLog(node: string, pod: k8s.V1Pod, container: string): { lines: string[]; stop(): void } {
     const restarts = pod.status?.containerStatuses?.find((c) => c.name === container)?.restartCount ?? 0;
     const file = `/var/log/pods/${pod.metadata!.namespace}_${pod.metadata!.name}_${pod.metadata!.uid}/${container}/${restarts}.log`;
     const lines: string[] = [];
     let buffer = '';
-    const child = spawn('docker', ['exec', node, 'tail', '-n', '0', '-f', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const follow = 'tail -n 0 -f "$1" & t=$!; cat >/dev/null; kill "$t"';
+    const child = spawn('docker', ['exec', '-i', node, 'sh', '-c', follow, 'follow-log', file], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.stdin.on('error', () => undefined);
     child.stdout.on('data', (chunk: Buffer) => { buffer += chunk.toString(); const parts = buffer.split('\n'); buffer = parts.pop()!; lines.push(...parts); });
     child.on('error', () => undefined);
-    return { lines, stop: () => { if (buffer) lines.push(buffer); child.kill(); } };
+    return { lines, stop: () => { if (buffer) lines.push(buffer); child.stdin.end(); setTimeout(() => child.kill(), 2000).unref(); } };
   }
 
   /** Runs `argv` inside a node container with `input` on its stdin. */
