@@ -29,18 +29,39 @@ export interface Phase {
 /** How a fault lets a failover start: the leader hands over itself, its process dies, or it goes silent. */
 export type FailoverKind = 'handover' | 'crash' | 'silent' | 'none';
 
+/**
+ * etcd's election timeout (its default, which the chart keeps). A member that becomes leader extends
+ * every lease by it (etcd's lessor `Promote`), on top of the lease's full TTL.
+ */
+export const ETCD_ELECTION_TIMEOUT_MS = 1000;
+
+export interface BoundContext {
+  /**
+   * The fault also took etcd's leader (its node was frozen or stopped with the target's). Then no lease
+   * expires before a new etcd leader is elected, and that leader restarts every lease's TTL: Patroni's
+   * leader key lives up to ttl after the etcd election plus its lease extension, not ttl after the
+   * last renewal. Measured (pg-leader-node-stop, silent trials): 22.1-22.5 s with the etcd leader on
+   * the stopped node, 18.9-19.5 s without, ttl 20.
+   */
+  dcsLeaderLost?: boolean;
+}
+
 /** Bounds per phase, in ms after the fault, from the tier's settings and the kind of failover. */
-export function predictedBounds(tier: TierDescriptor, kind: FailoverKind): Partial<Record<PhaseName, number>> {
+export function predictedBounds(tier: TierDescriptor, kind: FailoverKind, ctx: BoundContext = {}): Partial<Record<PhaseName, number>> {
   const dcs = tier.patroni.dcs as { ttl: number; loop_wait: number };
   const ttl = dcs.ttl * 1000;
   const loop = dcs.loop_wait * 1000;
   const downAfter = tier.redis.downAfterMilliseconds;
   // Patroni: a leader that hands over releases its key at once; one whose process died comes back
   // (primary_start_timeout 0) or loses the key after ttl; a silent one (frozen, cut off, node lost)
-  // keeps it until ttl after its last renewal. A replica sees the key gone on its next HA cycle
+  // keeps it until ttl after its last renewal (or, when etcd lost its leader too, ttl after etcd's
+  // next leader extended the leases). A replica sees the key gone on its next HA cycle
   // (up to loop_wait: the lab measured 2.1-2.2 s after the key went with loop_wait 2) and takes it;
   // promotion takes up to another loop; the router follows within a second (its own target).
-  const release = kind === 'handover' ? 2 * loop + 2000 : ttl + loop;
+  const etcdElection = 2500;
+  const release = kind === 'handover' ? 2 * loop + 2000
+    : ctx.dcsLeaderLost ? etcdElection + ETCD_ELECTION_TIMEOUT_MS + ttl + loop
+    : ttl + loop;
   // Sentinel: pings every second, so a silent master is +sdown within down-after + 1 s; a vote and
   // the promotion follow within about 2 s. A hand-over asks for the promotion itself.
   const detect = downAfter + 1000;
@@ -54,7 +75,7 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind): Parti
     'promotion asked': kind === 'handover' ? 2000 : detect + 2000,
     'switch-master': switchMaster,
     // etcd: election timeout 1 s, plus a heartbeat and the client's 1 s deadline.
-    'leader elected': 2500,
+    'leader elected': etcdElection,
     'node NotReady': 40_000 + 5_000,
   };
 }

@@ -64,6 +64,12 @@ export interface TrialResult {
   /** ms from the new PostgreSQL leader answering writable until postgres-primary listed exactly it. */
   routingLagMs: number | null;
   phases: Phase[];
+  /**
+   * The fault took etcd's leader with its node (a node frozen or stopped that hosted it), which
+   * lengthens a silent Patroni leader's key (chaos/phases.ts, BoundContext). Absent in records made
+   * before the runner looked.
+   */
+  dcsLeaderLost?: boolean;
   /** Gaps of the other clients, to see the blast radius. */
   otherGapsMs: Partial<Record<System, number | null>>;
   /** The probe's sampling period (0: off, to measure the probe's own effect). */
@@ -260,9 +266,9 @@ export async function resolveTarget(kube: Kube, tier: TierDescriptor, scenario: 
   if (!pod) {
     const pods = tier.members[component].pods.filter((p) => p !== viewLeader);
     if (pods.length === 0) throw new UserError(`no ${component} pod besides the leader: ${scenario.name} needs an HA layout`);
-    // The follower whose container ended longest ago (or never), so that trials spread over the
-    // followers; among equals the highest ordinal.
-    const ended = new Map(await Promise.all(pods.map(async (name) => [name, containerEndedMsAgo(
+    // The follower left alone longest (its pod oldest and its container not ended since), so that
+    // trials spread over the followers; among equals the highest ordinal.
+    const ended = new Map(await Promise.all(pods.map(async (name) => [name, undisturbedMsAgo(
       await kube.core.readNamespacedPod({ name, namespace: tier.namespace }), COMPONENTS[component].container)] as const)));
     pod = [...pods].sort((a, b) => (ended.get(a)! - ended.get(b)!) || a.localeCompare(b, 'en', { numeric: true })).at(-1)!;
   }
@@ -274,6 +280,15 @@ export async function resolveTarget(kube: Kube, tier: TierDescriptor, scenario: 
 export function containerEndedMsAgo(pod: k8s.V1Pod, container: string, now = Date.now()): number {
   const finished = pod.status?.containerStatuses?.find((c) => c.name === container)?.lastState?.terminated?.finishedAt;
   return finished ? now - new Date(finished).getTime() : Infinity;
+}
+
+/**
+ * How long the pod has been left alone: since its container last ended, or since the pod was made
+ * (a deleted pod's replacement has no ended container, and is as fresh as its creation).
+ */
+export function undisturbedMsAgo(pod: k8s.V1Pod, container: string, now = Date.now()): number {
+  const created = pod.metadata?.creationTimestamp;
+  return Math.min(containerEndedMsAgo(pod, container, now), created ? now - new Date(created).getTime() : Infinity);
 }
 
 /** The kubelet forgets a container's crash back-off after it has run this long. */
@@ -313,6 +328,10 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     target = await resolveTarget(kube, tier, scenario, health, override);
   }
   const oldLeader = leaderOfView(health, scenario.view);
+  const etcdLeader = leaderOfView(health, 'etcd');
+  const dcsLeaderNode = etcdLeader
+    ? (await kube.core.readNamespacedPod({ name: etcdLeader, namespace: ns }).catch(() => undefined))?.spec?.nodeName
+    : undefined;
   const id = `${scenario.name}-${trial}-${Date.now().toString(36)}`.toLowerCase();
   const events: Event[] = [];
   const probe = startProbe(kube, ns, id, events, ['--sample-ms', String(opts.sampleMs)]);
@@ -383,7 +402,7 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     const verify = startProbe(kube, ns, id, events, ['--verify-only']);
     await Promise.race([verify.done, sleep(240_000).then(() => { throw new Error(`the read-back of ${id} did not finish within 240s`); })]);
   }
-  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
+  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, dcsLeaderNode, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
 }
 
 /** After a full restart the probe pod comes back on its own (restartPolicy Always); wait for it. */
@@ -406,6 +425,8 @@ interface TrialFacts {
   podReadyMs: number | null;
   recoveredMs: number | null;
   node?: string;
+  /** The node etcd's leader ran on when the fault came. */
+  dcsLeaderNode?: string;
   sampleMs: number;
   findings: string[];
 }
@@ -420,7 +441,8 @@ export function analyse(events: Event[], f: TrialFacts): TrialResult {
   const gap = writeGap(events, scenario.system, t0, tStop);
   const leader = timeToNewLeader(leaderTimeline(events, scenario.view), f.oldLeader ?? '', t0);
   const views: LeaderView[] = ['patroni', 'sentinel', 'etcd'];
-  const bounds = predictedBounds(f.tier, scenario.fault.failover);
+  const dcsLeaderLost = !!f.node && f.node === f.dcsLeaderNode;
+  const bounds = predictedBounds(f.tier, scenario.fault.failover, { dcsLeaderLost });
   const ph = phases(events, t0, tStop, scenario.view, f.oldLeader, bounds, { node: f.node });
   const promoted = ph.find((p) => p.name === 'promoted')?.ms ?? null;
   const routed = ph.find((p) => p.name === 'routed')?.ms ?? null;
@@ -455,6 +477,7 @@ export function analyse(events: Event[], f: TrialFacts): TrialResult {
     primaryStaleMs: routing.staleMs,
     routingLagMs: promoted !== null && routed !== null ? routed - promoted : null,
     phases: ph,
+    dcsLeaderLost,
     otherGapsMs: Object.fromEntries(SYSTEMS.filter((s) => s !== scenario.system).map((s) => [s, writeGap(events, s, t0, tStop).gapMs])),
     sampleMs: f.sampleMs,
     logFindings: f.findings,
