@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
-import { ROUTED_SLICES } from '../contract/index.js';
+import { ROUTED_SLICES, SYSTEMS } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
 import type { LeaderView, System } from '../contract/index.js';
 import { Op, Stats, stats } from './history.js';
@@ -47,6 +47,7 @@ export function summarize(results: TrialResult[]): ScenarioSummary[] {
   const groups = new Map<string, TrialResult[]>();
   for (const r of results) groups.set(`${r.namespace}/${r.scenario}`, [...(groups.get(`${r.namespace}/${r.scenario}`) ?? []), r]);
   const sum = (rs: TrialResult[], f: (r: TrialResult) => number) => rs.reduce((a, r) => a + f(r), 0);
+  const perSystem = (f: (sys: System) => number) => Object.fromEntries(SYSTEMS.map((sys) => [sys, f(sys)])) as Record<System, number>;
   return [...groups.values()].map((rs) => {
     const phaseNames = [...new Set(rs.flatMap((r) => (r.phases ?? []).map((p) => p.name)))];
     return {
@@ -59,12 +60,8 @@ export function summarize(results: TrialResult[]): ScenarioSummary[] {
       podReadyMs: stats(rs.map((r) => r.podReadyMs)),
       recoveredMs: stats(rs.map((r) => r.recoveredMs)),
       routingLagMs: stats(rs.map((r) => r.routingLagMs)),
-      lostAcked: { pg: sum(rs, (r) => r.lostAcked.pg), redis: sum(rs, (r) => r.lostAcked.redis), etcd: sum(rs, (r) => r.lostAcked.etcd) },
-      maxLostAcked: {
-        pg: Math.max(0, ...rs.map((r) => r.lostAcked.pg)),
-        redis: Math.max(0, ...rs.map((r) => r.lostAcked.redis)),
-        etcd: Math.max(0, ...rs.map((r) => r.lostAcked.etcd)),
-      },
+      lostAcked: perSystem((sys) => sum(rs, (r) => r.lostAcked[sys])),
+      maxLostAcked: perSystem((sys) => Math.max(0, ...rs.map((r) => r.lostAcked[sys]))),
       splitBrainRounds: sum(rs, (r) => r.splitBrainRounds),
       redisSplitRounds: sum(rs, (r) => r.redisSplitRounds ?? 0),
       twoPrimariesRounds: sum(rs, (r) => r.twoPrimariesRounds ?? 0),
