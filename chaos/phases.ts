@@ -16,6 +16,9 @@ import { Event, Op, leaderTimeline, writeGap } from './history.js';
 export type PhaseName = 'lock released' | 'new lock holder' | 'promoted' | 'routed' | 'detected' | 'promotion asked' |
   'switch-master' | 'leader elected' | 'first write' | 'node NotReady';
 
+/** The phases after which clients reach the new leader, one per view. */
+const ROUTING_PHASES: PhaseName[] = ['routed', 'switch-master', 'leader elected'];
+
 export interface Phase {
   name: PhaseName;
   /** ms after the fault, or null when it did not happen in the trial. */
@@ -105,14 +108,25 @@ export function phases(events: Event[], t0: number, until: number, view: 'patron
     const next = tl.find((p) => p.t >= t0 && p.leader !== null && p.leader !== oldLeader);
     out.push({ name: 'leader elected', t: next?.t ?? null });
   }
-  // The first acknowledged write after the outage (the end of the client's longest gap), or, when
-  // the writes never stopped (a gap under half a second), the first one after the fault.
+  // The first acknowledged write once the clients were pointed at the new leader (at or after the
+  // last routing phase: routed, switch-master, leader elected). Without one (the leader was kept, or
+  // its change not seen), the end of the client's longest gap, or, when the writes never stopped (a
+  // gap under half a second), the first one after the fault. Anchoring on the routing phase keeps an
+  // unrelated later gap (a heal, a reconnect) from being taken for the failover's end.
   const system = view === 'patroni' ? 'pg' : view === 'sentinel' ? 'redis' : 'etcd';
-  const gap = writeGap(events, system, t0, until);
-  const outage = gap.gapMs !== null && gap.gapMs >= 500;
-  const firstAck = outage
-    ? (gap.to !== null && gap.to < until ? events.find((e) => e.k === 'op' && (e as Op).s === system && (e as Op).ok && e.t === gap.to) : undefined)
-    : after(events, t0, (e): e is Op => e.k === 'op' && (e as Op).s === system && (e as Op).ok);
+  const isAck = (e: Event): e is Op => e.k === 'op' && (e as Op).s === system && (e as Op).ok;
+  const routedAt = out.filter((p) => ROUTING_PHASES.includes(p.name) && p.t !== null).map((p) => p.t!).at(-1);
+  let firstAck: Event | undefined;
+  if (routedAt !== undefined) {
+    firstAck = after(events, routedAt, isAck);
+    if (firstAck && firstAck.t > until) firstAck = undefined;
+  } else {
+    const gap = writeGap(events, system, t0, until);
+    const outage = gap.gapMs !== null && gap.gapMs >= 500;
+    firstAck = outage
+      ? (gap.to !== null && gap.to < until ? events.find((e) => isAck(e) && e.t === gap.to) : undefined)
+      : after(events, t0, isAck);
+  }
   out.push({ name: 'first write', t: firstAck?.t ?? null });
   if (opts.node) {
     first('node NotReady', after(events, t0, (e): e is Extract<Event, { k: 'node' }> => e.k === 'node' && e.node === opts.node && !e.ready));
@@ -126,7 +140,7 @@ export function phases(events: Event[], t0: number, until: number, view: 'patron
 
 /** The first write is due a second after the last routing phase's bound. */
 function firstWriteBound(out: { name: PhaseName }[], bounds: Partial<Record<PhaseName, number>>): number | null {
-  const last = ['routed', 'switch-master', 'leader elected'].find((n) => out.some((p) => p.name === n)) as PhaseName | undefined;
+  const last = ROUTING_PHASES.find((n) => out.some((p) => p.name === n));
   const b = last ? bounds[last] : undefined;
   return b === undefined ? null : b + 1000;
 }

@@ -69,6 +69,18 @@ Phases('Redis: detection, promotion and switch-master come from the sentinels\' 
   const ph = phases(events, T0, T0 + 5_000, 'sentinel', 'redis-0', predictedBounds(tier, 'crash'));
   assert.equal(ph.map((p) => [p.name, p.ms]), [['detected', 1_500], ['promotion asked', 1_750], ['switch-master', 2_700], ['first write', 3_000]]);
 });
+Phases('the first write is the first after the clients were told, not the end of a later, unrelated gap', () => {
+  // The master cut from the sentinels only: clients keep writing to it, switch-master at 6 s, the
+  // first write to the new master at 6.2 s; a reconnect 40 s later stalls writes for 20 s.
+  const events: Event[] = [{ k: 'sentinel-event', t: T0 + 3_500, pod: 'sentinel-0', event: '+odown', msg: '' },
+    { k: 'sentinel-event', t: T0 + 6_000, pod: 'sentinel-0', event: '+switch-master', msg: 'mymaster a 6379 b 6379' }];
+  for (let t = -1_000, seq = 0; t < 70_000; t += 100, seq++) if (t < 40_000 || t > 60_000) if (t < 5_900 || t >= 6_200) events.push(op(t, seq, true, 'redis'));
+  const ph = phases(events, T0, T0 + 70_000, 'sentinel', 'redis-0', predictedBounds(tier, 'silent'));
+  assert.equal(ph.find((p) => p.name === 'first write')!.ms, 6_200);
+  // Without a routing phase (the leader kept), the longest gap's end still marks the write phase.
+  const kept = phases(events.filter((e) => e.k === 'op'), T0, T0 + 70_000, 'sentinel', 'redis-0', predictedBounds(tier, 'silent'));
+  assert.equal(kept.find((p) => p.name === 'first write')!.ms, 60_100);
+});
 Phases('a node taken away adds its NotReady time', () => {
   const events: Event[] = [...frozenLeader(), { k: 'node', t: T0 + 41_000, node: 'ha-tier-worker', ready: false }];
   const ph = phases(events, T0, T0 + 60_000, 'patroni', 'postgres-0', predictedBounds(tier, 'silent'), { node: 'ha-tier-worker' });
