@@ -37,6 +37,10 @@ export type FailoverKind = 'handover' | 'crash' | 'silent' | 'none';
  * every lease by it (etcd's lessor `Promote`), on top of the lease's full TTL.
  */
 export const ETCD_ELECTION_TIMEOUT_MS = 1000;
+/** etcd's heartbeat interval (its default, kept by the chart): a tick of its Raft clock. */
+const ETCD_HEARTBEAT_MS = 100;
+/** How long the probe takes to see a new etcd leader: a 250 ms sampling round, the status call's 500 ms deadline. */
+const ETCD_OBSERVE_MS = 750;
 
 export interface BoundContext {
   /**
@@ -61,7 +65,11 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind, ctx: B
   // next leader extended the leases). A replica sees the key gone on its next HA cycle
   // (up to loop_wait: the lab measured 2.1-2.2 s after the key went with loop_wait 2) and takes it;
   // promotion takes up to another loop; the router follows within a second (its own target).
-  const etcdElection = 2500;
+  // etcd: a leader that stops gracefully hands its leadership over (bounded by an election timeout,
+  // a heartbeat and the client's 1 s deadline, rounded up); a crashed or silent one is replaced when
+  // a follower's election timer fires, which Raft randomises between one and two election timeouts
+  // after the last heartbeat. A split vote takes another round, and is flagged.
+  const etcdElection = kind === 'handover' ? 2500 : 2 * ETCD_ELECTION_TIMEOUT_MS + ETCD_HEARTBEAT_MS + ETCD_OBSERVE_MS;
   const release = kind === 'handover' ? 2 * loop + 2000
     : ctx.dcsLeaderLost ? etcdElection + ETCD_ELECTION_TIMEOUT_MS + ttl + loop
     : ttl + loop;
@@ -77,7 +85,6 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind, ctx: B
     detected: detect,
     'promotion asked': kind === 'handover' ? 2000 : detect + 2000,
     'switch-master': switchMaster,
-    // etcd: election timeout 1 s, plus a heartbeat and the client's 1 s deadline.
     'leader elected': etcdElection,
     'node NotReady': 40_000 + 5_000,
   };
@@ -131,9 +138,16 @@ export function phases(events: Event[], t0: number, until: number, view: 'patron
   if (opts.node) {
     first('node NotReady', after(events, t0, (e): e is Extract<Event, { k: 'node' }> => e.k === 'node' && e.node === opts.node && !e.ready));
   }
-  return out.map(({ name, t }) => {
-    const ms = t === null ? null : t - t0;
-    const bound = name === 'first write' ? firstWriteBound(out, bounds) : bounds[name] ?? null;
+  return judge(out.map(({ name, t }) => ({ name, ms: t === null ? null : t - t0 })), bounds);
+}
+
+/**
+ * Each measured phase beside its bound, flagged when later. Used when a trial is analysed and again
+ * when a kept record is paged (chaos/matrix.ts), so every trial of a page is judged by one model.
+ */
+export function judge(measured: { name: PhaseName; ms: number | null }[], bounds: Partial<Record<PhaseName, number>>): Phase[] {
+  return measured.map(({ name, ms }) => {
+    const bound = name === 'first write' ? firstWriteBound(measured, bounds) : bounds[name] ?? null;
     return { name, ms, boundMs: bound, exceeded: ms !== null && bound !== null && ms > bound };
   });
 }

@@ -9,7 +9,7 @@ import * as vega from 'vega';
 import * as vegaLite from 'vega-lite';
 import { ROUTED_SLICES, SYSTEMS } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
-import type { LeaderView, System } from '../contract/index.js';
+import type { LeaderView, System, TierDescriptor } from '../contract/index.js';
 import { Op, Stats, stats } from './history.js';
 import type { PhaseName } from './phases.js';
 import type { TrialResult } from './trial.js';
@@ -290,6 +290,16 @@ export function sameRun(dir: string, saved: RunInfo, plan: RunPlan, setup: Recor
       throw new UserError(`--resume ${dir}: the setup changed since that run (${key}: was "${saved.setup[key]}", now "${setup[key] ?? 'absent'}"); start a new run`);
     }
   }
+}
+
+/** The settings a run measured, from the tier's descriptor (what was synthesized). */
+export function settingsOf(tier: TierDescriptor): Record<string, string> {
+  const d = tier.patroni.dcs as Record<string, unknown>;
+  const r = tier.redis;
+  return {
+    [`${tier.namespace}: Patroni`]: `ttl ${d.ttl}, loop_wait ${d.loop_wait}, retry_timeout ${d.retry_timeout}, synchronous_mode ${d.synchronous_mode}, primary_start_timeout ${d.primary_start_timeout}, failsafe_mode ${d.failsafe_mode}, preStop switchover ${tier.patroni.switchoverOnDelete ? 'yes' : 'no'}, grace ${tier.patroni.terminationGracePeriodSeconds}s`,
+    [`${tier.namespace}: Sentinel`]: `quorum ${r.quorum}, down-after ${r.downAfterMilliseconds} ms, failover-timeout ${r.failoverTimeoutMilliseconds} ms, min-replicas-to-write ${r.minReplicasToWrite} (max lag ${r.minReplicasMaxLag} s), preStop hand-over ${r.handOverOnDelete ? 'yes' : 'no'}, grace ${r.terminationGracePeriodSeconds}s`,
+  };
 }
 
 export async function writeReport(dir: string, run: RunInfo, results: TrialResult[], summaries: ScenarioSummary[], objectives: ObjectiveResult[], baseline?: { summaries: ScenarioSummary[] }): Promise<string[]> {

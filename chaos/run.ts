@@ -32,7 +32,7 @@ import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../to
 import { loadTier } from '../tools/tier.js';
 import { IN_PROGRESS, RunRecord, readRecord, recordPath, writeRecord } from './matrix.js';
 import { KindNodes } from './nodes.js';
-import { Objective, RunInfo, RunPlan, checkObjectives, sameRun, summarize, writeReport } from './report.js';
+import { Objective, RunInfo, RunPlan, checkObjectives, sameRun, settingsOf, summarize, writeReport } from './report.js';
 import { SCENARIOS, chooseScenarios } from './scenarios.js';
 import { PROBE_POD, TrialResult, ensureProbe, runTrial, waitHealthy } from './trial.js';
 
@@ -44,16 +44,6 @@ function progressLine(r: TrialResult, total: number): string {
   const over = r.phases.filter((p) => p.exceeded).map((p) => p.name);
   return `  ${r.scenario} #${r.trial}/${total}: ${r.detail}; ${leader}; ${r.system} write gap ${sec(r.writeGapMs)}; healthy ${sec(r.recoveredMs)}; ` +
     `lost ${lost}; split ${r.splitBrainRounds}/${r.redisSplitRounds}${r.primaryStaleMs ? `; routing stale ${sec(r.primaryStaleMs)}` : ''}${over.length ? `; over bound: ${over.join(', ')}` : ''}`;
-}
-
-/** The settings a run measured, from the tier's descriptor (what was synthesized). */
-function settingsOf(tier: TierDescriptor): Record<string, string> {
-  const d = tier.patroni.dcs as Record<string, unknown>;
-  const r = tier.redis;
-  return {
-    [`${tier.namespace}: Patroni`]: `ttl ${d.ttl}, loop_wait ${d.loop_wait}, retry_timeout ${d.retry_timeout}, synchronous_mode ${d.synchronous_mode}, primary_start_timeout ${d.primary_start_timeout}, failsafe_mode ${d.failsafe_mode}, preStop switchover ${tier.patroni.switchoverOnDelete ? 'yes' : 'no'}, grace ${tier.patroni.terminationGracePeriodSeconds}s`,
-    [`${tier.namespace}: Sentinel`]: `quorum ${r.quorum}, down-after ${r.downAfterMilliseconds} ms, failover-timeout ${r.failoverTimeoutMilliseconds} ms, min-replicas-to-write ${r.minReplicasToWrite} (max lag ${r.minReplicasMaxLag} s), preStop hand-over ${r.handOverOnDelete ? 'yes' : 'no'}, grace ${r.terminationGracePeriodSeconds}s`,
-  };
 }
 
 function versions(): Record<string, string> {

@@ -5,8 +5,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { IN_PROGRESS, readRecord, recordPath, resumeCommand, writeMatrix, writeRecord } from '../chaos/matrix.js';
-import type { RunInfo } from '../chaos/report.js';
+import { IN_PROGRESS, readRecord, recordPath, rejudge, resumeCommand, writeMatrix, writeRecord } from '../chaos/matrix.js';
+import { predictedBounds } from '../chaos/phases.js';
+import { RunInfo, settingsOf } from '../chaos/report.js';
+import { describeTier } from '../charts/app.js';
 import { SCENARIOS } from '../chaos/scenarios.js';
 import { trial } from './support/trial.js';
 
@@ -71,6 +73,20 @@ Records('records of two namespaces are not one matrix', async () => {
   } catch (err) {
     assert.match((err as Error).message, 'different namespaces (ha-tier, ha-tier-baseline)');
   }
+});
+
+Records('kept trials are judged again by today\'s bounds when their settings are today\'s, and keep their verdicts otherwise', () => {
+  // An etcd leader crash judged by an older, tighter bound (2.5 s) than Raft's randomised election allows.
+  const old = trial('etcd-leader-crash', 'etcd', { phases: [{ name: 'leader elected', ms: 2_700, boundMs: 2_500, exceeded: true }] });
+  const tier = describeTier({ profile: 'kind' });
+  const today = rejudge([old], [settingsOf(tier)], tier.namespace);
+  assert.ok(today.rejudged);
+  const bound = predictedBounds(tier, 'crash')['leader elected']!;
+  assert.ok(bound > 2_700, 'two election timeouts, a heartbeat and the probe\'s look');
+  assert.equal(today.trials[0].phases[0], { name: 'leader elected', ms: 2_700, boundMs: bound, exceeded: false });
+  const other = rejudge([old], [{ ...settingsOf(tier), 'ha-tier: Patroni': 'ttl 30, loop_wait 10' }], tier.namespace);
+  assert.not.ok(other.rejudged);
+  assert.equal(other.trials[0].phases[0], old.phases[0], 'other settings: the verdict it was given when run');
 });
 
 Records('a stopped run is taken up with its own arguments, --resume in place of --out and --keep', () => {
