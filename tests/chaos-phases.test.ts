@@ -80,6 +80,8 @@ Phases('the first write is the first after the clients were told, not the end of
   // Without a routing phase (the leader kept), the longest gap's end still marks the write phase.
   const kept = phases(events.filter((e) => e.k === 'op'), T0, T0 + 70_000, 'sentinel', 'redis-0', predictedBounds(tier, 'silent'));
   assert.equal(kept.find((p) => p.name === 'first write')!.ms, 60_100);
+  assert.is(kept.find((p) => p.name === 'first write')!.boundMs, null, 'no failover: nothing bounds a stall of the kept leader');
+  assert.ok(ph.find((p) => p.name === 'first write')!.boundMs! > 6_200);
 });
 Phases('a node taken away adds its NotReady time', () => {
   const events: Event[] = [...frozenLeader(), { k: 'node', t: T0 + 41_000, node: 'ha-tier-worker', ready: false }];
