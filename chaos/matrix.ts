@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { ROUTED_SLICES } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
-import { describeTier } from '../charts/app.js';
+import type { TierDescriptor } from '../contract/index.js';
 import { judge, predictedBounds } from './phases.js';
 import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, phasesChart, settingsOf, summarize } from './report.js';
 import { SCENARIOS } from './scenarios.js';
@@ -141,8 +141,7 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
  * kind profile synthesizes today (a bound is a function of them), else the trials keep the verdicts
  * they were given when run.
  */
-export function rejudge(trials: TrialResult[], setups: Record<string, string>[], ns: string): { trials: TrialResult[]; rejudged: boolean } {
-  const tier = describeTier({ profile: 'kind' });
+export function rejudge(trials: TrialResult[], setups: Record<string, string>[], ns: string, tier: TierDescriptor): { trials: TrialResult[]; rejudged: boolean } {
   const today = settingsOf(tier);
   const same = tier.namespace === ns && setups.every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
   if (!same) return { trials, rejudged: false };
@@ -170,7 +169,9 @@ export async function writeMatrix(paths: string[], outFile: string, objectives: 
     seen.set(t.scenario, n);
     return { ...t, trial: n };
   });
-  const { trials, rejudged } = rejudge(numbered, sources.map((s) => s.record.run.setup), ns);
+  // The chart library is loaded here, for the page only: the runner imports this module too.
+  const { describeTier } = await import('../charts/app.js');
+  const { trials, rejudged } = rejudge(numbered, sources.map((s) => s.record.run.setup), ns, describeTier({ profile: 'kind' }));
   const order = new Map(SCENARIOS.map((s, i) => [s.name, i]));
   const summaries = summarize(trials).sort((a, b) => (order.get(a.scenario) ?? 1e9) - (order.get(b.scenario) ?? 1e9));
   const results = checkObjectives(objectives, summaries, ns);

@@ -79,12 +79,12 @@ Records('kept trials are judged again by today\'s bounds when their settings are
   // An etcd leader crash judged by an older, tighter bound (2.5 s) than Raft's randomised election allows.
   const old = trial('etcd-leader-crash', 'etcd', { phases: [{ name: 'leader elected', ms: 2_700, boundMs: 2_500, exceeded: true }] });
   const tier = describeTier({ profile: 'kind' });
-  const today = rejudge([old], [settingsOf(tier)], tier.namespace);
+  const today = rejudge([old], [settingsOf(tier)], tier.namespace, tier);
   assert.ok(today.rejudged);
   const bound = predictedBounds(tier, 'crash')['leader elected']!;
   assert.ok(bound > 2_700, 'two election timeouts, a heartbeat and the probe\'s look');
   assert.equal(today.trials[0].phases[0], { name: 'leader elected', ms: 2_700, boundMs: bound, exceeded: false });
-  const other = rejudge([old], [{ ...settingsOf(tier), 'ha-tier: Patroni': 'ttl 30, loop_wait 10' }], tier.namespace);
+  const other = rejudge([old], [{ ...settingsOf(tier), 'ha-tier: Patroni': 'ttl 30, loop_wait 10' }], tier.namespace, tier);
   assert.not.ok(other.rejudged);
   assert.equal(other.trials[0].phases[0], old.phases[0], 'other settings: the verdict it was given when run');
 });
