@@ -19,8 +19,7 @@ main() {
   ctx=$(mktemp -d)
   trap 'rm -rf "${ctx}"' EXIT
   mkdir -p "${ctx}/lib" "${ctx}/proto"
-  (cd "${REPO_ROOT}" && npx --no-install esbuild chaos/probe/probe.ts --bundle --platform=node --target=node18 \
-    --format=cjs --outfile="${ctx}/lib/probe.cjs" --log-level=warning)
+  (cd "${REPO_ROOT}" && npx --no-install tsx tools/images.ts bundle chaos/probe/probe.ts "${ctx}/lib/probe.cjs")
   cp "${REPO_ROOT}"/node_modules/etcd3/proto/*.proto "${ctx}/proto/"
   cp "${REPO_ROOT}/images/chaos-probe/Dockerfile" "${ctx}/Dockerfile"
   local hash; hash=$(cat "${ctx}/lib/probe.cjs" "${ctx}/Dockerfile" | sha256sum | cut -c1-12)

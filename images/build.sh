@@ -95,8 +95,8 @@ for name in "${names[@]}"; do
   fi
   if [[ -n "${bundle}" ]]; then
     mkdir -p "${build_context}/lib" "${build_context}/proto"
-    if ! npx --no-install esbuild "${bundle}" --bundle --platform=node --target=node18 --format=cjs \
-      --outfile="${build_context}/lib/main.cjs" --log-level=warning >>"${log_file}" 2>&1; then
+    # One bundling definition (tools/images.ts), so the lock hashes what the image runs.
+    if ! npx --no-install tsx tools/images.ts bundle "${bundle}" "${build_context}/lib/main.cjs" >>"${log_file}" 2>&1; then
       log "build.sh: esbuild could not bundle ${bundle}; last lines of ${log_file}:"
       tail -n 20 "${log_file}" >&2
       exit 1

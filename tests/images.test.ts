@@ -8,7 +8,7 @@ test('every image is locked at its current tag and build inputs (npm run images:
 });
 test('the inputs hash changes with an image\'s files, and a bundle\'s sources count', () => {
   const router = images().router;
-  assert.is.not(inputsHash(router), inputsHash({ ...router, bundle: undefined }), 'router/ and contract/ are inputs of the router image');
+  assert.is.not(inputsHash(router), inputsHash({ ...router, bundle: undefined }), 'the router\'s bundle (its sources and their dependencies) is an input of the router image');
   assert.is.not(inputsHash(images().etcd), inputsHash(images().redis));
 });
 test.run();

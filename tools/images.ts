@@ -3,17 +3,25 @@
  * inputs next to its tag, so that a change to an image's files without a new tag cannot go unnoticed
  * (tests/images.test.ts fails; a cluster would otherwise keep running the old image under the same tag).
  *
- * Inputs of an image: every file of its context folder, and for an image with a `bundle` the source
- * folders the bundle is built from (the entry point's folder, contract/ and clients/) plus package-lock.json.
+ * Inputs of an image: every file of its context folder, and for an image with a `bundle` what the
+ * build adds to its context: the bundle itself (esbuild's output, so a change that compiles away,
+ * a type or a comment in contract/, does not ask for a new tag, and a dependency's new code does)
+ * and the etcd3 client's protocol files.
+ *
+ * `tsx tools/images.ts bundle ENTRY OUTFILE` writes a bundle: images/build.sh and chaos/build-probe.sh
+ * use it, so the lock hashes exactly what the images run.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { buildSync } from 'esbuild';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MANIFEST = join(ROOT, 'images', 'images.json');
 const LOCK = join(ROOT, 'images', 'images.lock.json');
+/** The etcd3 client's protocol files, which a bundle that talks to etcd loads at run time. */
+export const PROTO_DIR = join(ROOT, 'node_modules', 'etcd3', 'proto');
 
 interface ImageEntry { repository: string; tag: string; context: string; bundle?: string }
 export interface LockEntry { tag: string; inputs: string }
@@ -30,13 +38,24 @@ export function images(): Record<string, ImageEntry> {
   return Object.fromEntries(Object.entries(manifest).filter(([k]) => !k.startsWith('_'))) as Record<string, ImageEntry>;
 }
 
-/** sha256 over the relative path and content of every input file of an image, in a stable order. */
+/** A TypeScript entry point (relative to the repository) bundled for the images' Node.js 18, as CommonJS. */
+export function bundle(entry: string): Uint8Array {
+  const out = buildSync({
+    entryPoints: [entry], absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node18', format: 'cjs',
+    write: false, logLevel: 'warning', outfile: 'main.cjs',
+  });
+  return out.outputFiles[0].contents;
+}
+
+/** sha256 over the relative path and content of every input of an image, in a stable order. */
 export function inputsHash(entry: ImageEntry): string {
-  const roots = [entry.context, ...(entry.bundle ? [dirname(entry.bundle), 'contract', 'clients'] : [])];
-  const paths = [...new Set(roots.flatMap((r) => files(join(ROOT, r))))];
-  if (entry.bundle) paths.push(join(ROOT, 'package-lock.json'));
+  const inputs = new Map<string, Uint8Array>(files(join(ROOT, entry.context)).map((p) => [relative(ROOT, p), readFileSync(p)]));
+  if (entry.bundle) {
+    inputs.set(`bundle of ${entry.bundle}`, bundle(entry.bundle));
+    for (const p of files(PROTO_DIR)) inputs.set(relative(ROOT, p), readFileSync(p));
+  }
   const hash = createHash('sha256');
-  for (const p of paths.map((x) => relative(ROOT, x)).sort()) hash.update(`${p}\0`).update(readFileSync(join(ROOT, p))).update('\0');
+  for (const p of [...inputs.keys()].sort()) hash.update(`${p}\0`).update(inputs.get(p)!).update('\0');
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -78,4 +97,13 @@ function main(): void {
   console.log(`wrote images/images.lock.json (${Object.keys(next).join(', ')})`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (process.argv[2] === 'bundle') {
+    const [entry, outfile] = process.argv.slice(3);
+    if (!entry || !outfile) throw new Error('usage: tsx tools/images.ts bundle ENTRY OUTFILE');
+    mkdirSync(dirname(outfile), { recursive: true });
+    writeFileSync(outfile, bundle(entry));
+  } else {
+    main();
+  }
+}
