@@ -20,7 +20,7 @@ import { ROUTED_SLICES } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
 import type { TierDescriptor } from '../contract/index.js';
 import { judge, predictedBounds } from './phases.js';
-import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, phasesChart, settingsOf, summarize } from './report.js';
+import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, phasesChart, recordedSetup, settingsOf, summarize } from './report.js';
 import { SCENARIOS } from './scenarios.js';
 import type { TrialResult } from './trial.js';
 
@@ -106,7 +106,7 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
     lines.push(`| [${basename(path)}](${relative(pageDir, path)}) | \`${command}\` | ${record.run.startedAt} | ${record.trials.length} | ${done ? 'complete' : `stopped before its end; take it up with \`${resumeCommand(command, path)}\``} |`);
   }
   const settings = new Map<string, Set<string>>();
-  for (const { record } of sources) for (const [k, v] of Object.entries(record.run.setup)) settings.set(k, (settings.get(k) ?? new Set()).add(v));
+  for (const { record } of sources) for (const [k, v] of Object.entries(recordedSetup(record.run.setup, record.run.namespace))) settings.set(k, (settings.get(k) ?? new Set()).add(v));
   lines.push('', '### Setup', '', '| | |', '|---|---|');
   for (const [k, vs] of settings) lines.push(`| ${k} | ${[...vs].join('<br>')}${vs.size > 1 ? ' (differs between runs)' : ''} |`);
 
@@ -143,7 +143,7 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
  */
 export function rejudge(trials: TrialResult[], setups: Record<string, string>[], ns: string, tier: TierDescriptor): { trials: TrialResult[]; rejudged: boolean } {
   const today = settingsOf(tier);
-  const same = tier.namespace === ns && setups.every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
+  const same = tier.namespace === ns && setups.map((setup) => recordedSetup(setup, ns)).every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
   if (!same) return { trials, rejudged: false };
   const kindOf = new Map(SCENARIOS.map((s) => [s.name, s.fault.failover]));
   return {

@@ -32,13 +32,6 @@ export interface Phase {
 /** How a fault lets a failover start: the leader hands over itself, its process dies, or it goes silent. */
 export type FailoverKind = 'handover' | 'crash' | 'silent' | 'none';
 
-/**
- * etcd's election timeout (its default, which the chart keeps). A member that becomes leader extends
- * every lease by it (etcd's lessor `Promote`), on top of the lease's full TTL.
- */
-export const ETCD_ELECTION_TIMEOUT_MS = 1000;
-/** etcd's heartbeat interval (its default, kept by the chart): a tick of its Raft clock. */
-const ETCD_HEARTBEAT_MS = 100;
 /** How long the probe takes to see a new etcd leader: a 250 ms sampling round, the status call's 500 ms deadline. */
 const ETCD_OBSERVE_MS = 750;
 
@@ -69,9 +62,12 @@ export function predictedBounds(tier: TierDescriptor, kind: FailoverKind, ctx: B
   // a heartbeat and the client's 1 s deadline, rounded up); a crashed or silent one is replaced when
   // a follower's election timer fires, which Raft randomises between one and two election timeouts
   // after the last heartbeat. A split vote takes another round, and is flagged.
-  const etcdElection = kind === 'handover' ? 2500 : 2 * ETCD_ELECTION_TIMEOUT_MS + ETCD_HEARTBEAT_MS + ETCD_OBSERVE_MS;
+  // A member that becomes etcd's leader extends every lease by an election timeout (etcd's lessor
+  // `Promote`), on top of the lease's full TTL.
+  const { electionTimeoutMs, heartbeatIntervalMs } = tier.etcd;
+  const etcdElection = kind === 'handover' ? 2500 : 2 * electionTimeoutMs + heartbeatIntervalMs + ETCD_OBSERVE_MS;
   const release = kind === 'handover' ? 2 * loop + 2000
-    : ctx.dcsLeaderLost ? etcdElection + ETCD_ELECTION_TIMEOUT_MS + ttl + loop
+    : ctx.dcsLeaderLost ? etcdElection + electionTimeoutMs + ttl + loop
     : ttl + loop;
   // Sentinel: pings every second, so a silent master is +sdown within down-after + 1 s; a vote and
   // the promotion follow within about 2 s. A hand-over asks for the promotion itself.

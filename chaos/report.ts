@@ -278,18 +278,40 @@ export interface RunPlan {
  */
 export function sameRun(dir: string, saved: RunInfo, plan: RunPlan, setup: Record<string, string>): void {
   const was = saved.plan!;
+  const savedSetup = recordedSetup(saved.setup, saved.namespace);
   const show = (v: unknown) => (Array.isArray(v) ? v.join(', ') : String(v));
+  // The scenarios are a set: a resumed run may take the rest in another order (the unmeasured first).
+  const same = (key: keyof RunPlan) => key === 'scenarios'
+    ? show([...was.scenarios].sort()) === show([...plan.scenarios].sort())
+    : show(was[key]) === show(plan[key]);
   for (const key of Object.keys(plan) as (keyof RunPlan)[]) {
-    if (show(was[key]) !== show(plan[key])) {
+    if (!same(key)) {
       throw new UserError(`--resume ${dir}: that run was asked for ${key} = ${show(was[key])}, this one for ${show(plan[key])}; give the same scenarios and options, or start a new run`);
     }
   }
-  for (const key of Object.keys(saved.setup)) {
+  for (const key of Object.keys(savedSetup)) {
     if (key === 'soak') continue;
-    if (saved.setup[key] !== setup[key]) {
-      throw new UserError(`--resume ${dir}: the setup changed since that run (${key}: was "${saved.setup[key]}", now "${setup[key] ?? 'absent'}"); start a new run`);
+    if (savedSetup[key] !== setup[key]) {
+      throw new UserError(`--resume ${dir}: the setup changed since that run (${key}: was "${savedSetup[key]}", now "${setup[key] ?? 'absent'}"); start a new run`);
     }
   }
+}
+
+/** etcd's own defaults, which the chart ran before it set the timing flags itself (records before then have no etcd line). */
+const ETCD_DEFAULTS = { heartbeatIntervalMs: 100, electionTimeoutMs: 1000, preVote: false };
+
+/**
+ * A record's setup, with what it did not record but ran: a record made before the etcd line existed
+ * measured etcd's defaults (the chart passed no timing flags then).
+ */
+export function recordedSetup(setup: Record<string, string>, ns: string): Record<string, string> {
+  const etcd = `${ns}: etcd`;
+  return etcd in setup || !(`${ns}: Patroni` in setup) ? setup : { ...setup, [etcd]: etcdSettings(ETCD_DEFAULTS) };
+}
+
+/** etcd's Raft timing, as a run's setup line. */
+export function etcdSettings(t: { heartbeatIntervalMs: number; electionTimeoutMs: number; preVote: boolean }): string {
+  return `heartbeat ${t.heartbeatIntervalMs} ms, election timeout ${t.electionTimeoutMs} ms, pre-vote ${t.preVote ? 'on' : 'off'}`;
 }
 
 /** The settings a run measured, from the tier's descriptor (what was synthesized). */
@@ -298,6 +320,7 @@ export function settingsOf(tier: TierDescriptor): Record<string, string> {
   const r = tier.redis;
   return {
     [`${tier.namespace}: Patroni`]: `ttl ${d.ttl}, loop_wait ${d.loop_wait}, retry_timeout ${d.retry_timeout}, synchronous_mode ${d.synchronous_mode}, primary_start_timeout ${d.primary_start_timeout}, failsafe_mode ${d.failsafe_mode}, preStop switchover ${tier.patroni.switchoverOnDelete ? 'yes' : 'no'}, grace ${tier.patroni.terminationGracePeriodSeconds}s`,
+    [`${tier.namespace}: etcd`]: etcdSettings(tier.etcd),
     [`${tier.namespace}: Sentinel`]: `quorum ${r.quorum}, down-after ${r.downAfterMilliseconds} ms, failover-timeout ${r.failoverTimeoutMilliseconds} ms, min-replicas-to-write ${r.minReplicasToWrite} (max lag ${r.minReplicasMaxLag} s), preStop hand-over ${r.handOverOnDelete ? 'yes' : 'no'}, grace ${r.terminationGracePeriodSeconds}s`,
   };
 }

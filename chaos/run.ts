@@ -185,7 +185,8 @@ async function main(argv: string[]): Promise<number> {
 
   const tiers = [mainTier];
   if (values.baseline) tiers.push(await ensureBaselineTier(kube, values['baseline-namespace']!));
-  const setup: Record<string, string> = { ...versions(), 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
+  // The probe's image tag is the hash of its bundle: its clients' options are part of what a run measured.
+  const setup: Record<string, string> = { ...versions(), probe: image, 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
   for (const t of tiers) Object.assign(setup, settingsOf(t));
   if (prior) sameRun(values.resume!, prior.run, plan, setup);
   const command = prior?.run.command.replace(IN_PROGRESS, '') ?? `npm run chaos -- ${argv.join(' ')}`;

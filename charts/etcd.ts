@@ -65,6 +65,31 @@ export interface EtcdClusterProps {
    * @default '512Mi'
    */
   readonly quotaBackendBytes?: string;
+  /**
+   * Raft's heartbeat interval (`--heartbeat-interval`), in ms: how often a leader tells its followers
+   * it lives. Set explicitly so that what the chaos runner's bounds assume is what runs.
+   * @default 100 (etcd's own default)
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * Raft's election timeout (`--election-timeout`), in ms: a follower that heard no heartbeat for one
+   * to two of it (randomised) campaigns. At least 5 heartbeats (etcd refuses less), at most 50 s.
+   * @default 1000 (etcd's own default)
+   */
+  readonly electionTimeoutMs?: number;
+  /**
+   * Raft's pre-vote (`--pre-vote`): a member asks whether it could win before it raises its term, so
+   * a member that restarts or was cut off does not depose a healthy leader when it comes back.
+   * @default false (etcd 3.4's default)
+   */
+  readonly preVote?: boolean;
+}
+
+/** etcd's Raft timing, as the members run it (also in the tier's descriptor: the chaos bounds use it). */
+export interface EtcdTiming {
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly preVote: boolean;
 }
 
 /**
@@ -89,6 +114,8 @@ export class EtcdCluster extends Construct {
   public readonly users: EtcdUser[] = [{ name: 'root', grants: [] }];
   /** The members' certificate (peer and server) and the client certificates of every user. */
   public readonly certificates: CertificateSpec[];
+  /** Raft's timing, as rendered into the members' flags. */
+  public readonly timing: EtcdTiming;
   private readonly policy: kplus.NetworkPolicy;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps = {}) {
@@ -114,6 +141,14 @@ export class EtcdCluster extends Construct {
     parseQuantity(owner, 'storage.size', storage.size);
     const quotaBytes = parseQuantity(owner, 'quotaBackendBytes', quota);
     requireInteger(owner, 'terminationGracePeriodSeconds', grace, 0);
+    const heartbeat = props.heartbeatIntervalMs ?? 100;
+    const election = props.electionTimeoutMs ?? 1000;
+    requireInteger(owner, 'heartbeatIntervalMs', heartbeat, 1);
+    requireInteger(owner, 'electionTimeoutMs', election, 1, 50_000);
+    if (election < 5 * heartbeat) {
+      throw new ConfigError(`${owner}: 'electionTimeoutMs' (${election}) must be at least 5 × 'heartbeatIntervalMs' (${heartbeat}), i.e. at least ${5 * heartbeat}: etcd refuses a shorter one.`);
+    }
+    this.timing = { heartbeatIntervalMs: heartbeat, electionTimeoutMs: election, preVote: props.preVote ?? false };
 
     // 2. Render etcd's own configuration: its flags.
     const ns = namespaceOf(this);
@@ -145,6 +180,9 @@ export class EtcdCluster extends Construct {
       '--auto-compaction-mode=periodic',
       '--auto-compaction-retention=1h',
       '--logger=zap',
+      `--heartbeat-interval=${heartbeat}`,
+      `--election-timeout=${election}`,
+      `--pre-vote=${this.timing.preVote}`,
     ];
 
     const names = [

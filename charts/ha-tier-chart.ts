@@ -145,7 +145,7 @@ export class HaTierChart extends Chart {
         { name: this.patroni.credentialsSecretName, keys: Object.values(COMPONENTS.postgres.secret.keys) },
         { name: this.redis.credentialsSecretName, keys: Object.values(COMPONENTS.redis.secret.keys) },
       ],
-      etcd: { clientUrls: this.etcd.clientUrls, users: this.etcd.users },
+      etcd: { clientUrls: this.etcd.clientUrls, users: this.etcd.users, ...this.etcd.timing },
       certificates: [...this.etcd.certificates, ...this.patroni.certificates, ...this.redis.certificates],
       patroni: {
         scope: this.patroni.scope,

@@ -247,6 +247,10 @@ export interface TierDescriptor {
     readonly clientUrls: readonly string[];
     /** The users its clients authenticate as (by client certificate), with what each may touch. */
     readonly users: readonly EtcdUser[];
+    /** Raft's timing in the members' flags (ms), and whether pre-vote is on. */
+    readonly heartbeatIntervalMs: number;
+    readonly electionTimeoutMs: number;
+    readonly preVote: boolean;
   };
   /** Every certificate the tier's pods mount, issued from the CA in `CA_SECRET`. */
   readonly certificates: readonly CertificateSpec[];

@@ -84,6 +84,10 @@ Records('kept trials are judged again by today\'s bounds when their settings are
   const bound = predictedBounds(tier, 'crash')['leader elected']!;
   assert.ok(bound > 2_700, 'two election timeouts, a heartbeat and the probe\'s look');
   assert.equal(today.trials[0].phases[0], { name: 'leader elected', ms: 2_700, boundMs: bound, exceeded: false });
+  const { 'ha-tier: etcd': etcdLine, ...older } = settingsOf(tier);
+  assert.ok(etcdLine && rejudge([old], [older], tier.namespace, tier).rejudged, "a record older than etcd's line ran etcd's defaults, which the kind profile keeps");
+  const preVote = { ...tier, etcd: { ...tier.etcd, preVote: true } };
+  assert.not.ok(rejudge([old], [older], tier.namespace, preVote).rejudged, 'not when today runs etcd otherwise');
   const other = rejudge([old], [{ ...settingsOf(tier), 'ha-tier: Patroni': 'ttl 30, loop_wait 10' }], tier.namespace, tier);
   assert.not.ok(other.rejudged);
   assert.equal(other.trials[0].phases[0], old.phases[0], 'other settings: the verdict it was given when run');

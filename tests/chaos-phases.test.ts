@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import type { TierDescriptor } from '../contract/index.js';
 import { describeTier } from '../charts/app.js';
 import { Event, Op, Sample, leaderChanges, leaderTimeline, routingDisagreement, splitBrain } from '../chaos/history.js';
-import { ETCD_ELECTION_TIMEOUT_MS, phases, predictedBounds } from '../chaos/phases.js';
+import { phases, predictedBounds } from '../chaos/phases.js';
 
 const T0 = 1_700_000_000_000;
 const op = (t: number, seq: number, ok = true, s: Op['s'] = 'pg'): Op => ({ k: 'op', t: T0 + t, s, seq, ok, ms: 5 });
@@ -33,6 +33,11 @@ Phases('a silent leader: every phase from the components\' own events, beside th
   assert.is(bounds['lock released'], 22_000, 'ttl 20 s after the last renewal, plus a loop');
   assert.ok(ph.every((p) => !p.exceeded));
 });
+Phases("etcd's election bound follows the members' election timeout, as the descriptor gives it", () => {
+  const slow: TierDescriptor = { ...tier, etcd: { ...tier.etcd, electionTimeoutMs: 2000 } };
+  const at = (t: TierDescriptor) => predictedBounds(t, 'crash')['leader elected']!;
+  assert.is(at(slow) - at(tier), 2 * 1000, 'Raft may wait up to two election timeouts');
+});
 Phases('a silent leader whose node also hosted etcd\'s leader: the key lives until ttl after etcd\'s next leader extended it', () => {
   // The key went 22.4 s after the fault (measured: 22.1-22.5 s when the stopped node hosted etcd's
   // leader, 18.9-19.5 s when it did not).
@@ -40,7 +45,7 @@ Phases('a silent leader whose node also hosted etcd\'s leader: the key lives unt
   const plain = predictedBounds(tier, 'silent');
   const lost = predictedBounds(tier, 'silent', { dcsLeaderLost: true });
   const ttl = (tier.patroni.dcs as { ttl: number }).ttl * 1000;
-  assert.is(lost['lock released']! - plain['lock released']!, lost['leader elected']! + ETCD_ELECTION_TIMEOUT_MS, 'an etcd election, then the lease extension etcd gives every lease on promotion');
+  assert.is(lost['lock released']! - plain['lock released']!, lost['leader elected']! + tier.etcd.electionTimeoutMs, 'an etcd election, then the lease extension etcd gives every lease on promotion');
   assert.ok(plain['lock released']! >= ttl);
   const released = (b: typeof plain) => phases(events, T0, T0 + 30_000, 'patroni', 'postgres-0', b).find((p) => p.name === 'lock released')!;
   assert.is(released(plain).ms, 22_400);

@@ -1,7 +1,7 @@
 /** The chaos report plots and judges what it should (chaos/report.ts). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chartData, checkObjectives, matches, sameRun, summarize } from '../chaos/report.js';
+import { chartData, checkObjectives, etcdSettings, matches, sameRun, summarize } from '../chaos/report.js';
 import { trial } from './support/trial.js';
 
 const Chart = suite('writes chart');
@@ -48,9 +48,15 @@ const Resume = suite('--resume');
 const plan = { scenarios: ['pg-leader-force', 'etcd-leader'], trials: 10, baselineTrials: null, short: false, sampleMs: 250 };
 const setup = { images: 'ha-tier/patroni:4.1.5-pg15-r4', 'ha-tier: Patroni': 'ttl 20' };
 const saved = { startedAt: 't', command: 'npm run chaos -- --trials 10', namespace: 'ha-tier', setup, plan };
+/** What a run today records: the saved setup and etcd's line (the record predates it: etcd's defaults). */
+const now = { ...setup, 'ha-tier: etcd': etcdSettings({ heartbeatIntervalMs: 100, electionTimeoutMs: 1000, preVote: false }) };
 
 Resume('goes on when the plan and the setup are the same', () => {
-  sameRun('dir', saved, { ...plan, scenarios: [...plan.scenarios] }, { ...setup });
+  sameRun('dir', saved, { ...plan, scenarios: [...plan.scenarios] }, { ...now });
+});
+
+Resume('goes on with the same scenarios in another order (the rest taken in the order given now)', () => {
+  sameRun('dir', saved, { ...plan, scenarios: [...plan.scenarios].reverse() }, now);
 });
 
 Resume('refuses another number of trials, naming the field and both values', () => {
@@ -64,6 +70,12 @@ Resume('refuses other scenarios', () => {
 Resume('refuses a tier whose images or settings changed', () => {
   assert.throws(() => sameRun('dir', saved, plan, { ...setup, images: 'ha-tier/patroni:4.1.5-pg15-r5' }), /images: was "ha-tier\/patroni:4.1.5-pg15-r4", now "ha-tier\/patroni:4.1.5-pg15-r5"/);
   assert.throws(() => sameRun('dir', saved, plan, { images: setup.images }), /ha-tier: Patroni: was "ttl 20", now "absent"/);
+});
+
+Resume("a record made before etcd's line existed measured etcd's defaults: going on with them is allowed, with pre-vote on refused", () => {
+  const line = (preVote: boolean) => etcdSettings({ heartbeatIntervalMs: 100, electionTimeoutMs: 1000, preVote });
+  sameRun('dir', saved, plan, { ...setup, 'ha-tier: etcd': line(false) });
+  assert.throws(() => sameRun('dir', saved, plan, { ...setup, 'ha-tier: etcd': line(true) }), /ha-tier: etcd: was "heartbeat 100 ms, election timeout 1000 ms, pre-vote off", now "[^"]*pre-vote on"/);
 });
 
 Resume.run();

@@ -7,7 +7,7 @@ import { LABEL, ROUTED_SLICES, ROUTER_MANAGER } from '../contract/index.js';
 
 const LABEL_CLIENT = LABEL.client;
 import type { KubeObject } from './support/schema.js';
-import { PROFILE_NAMES, find, synthProfile } from './support/synth.js';
+import { PROFILE_NAMES, find, objectsOf, synthProfile } from './support/synth.js';
 
 const kind = synthProfile('kind');
 const sts = (objs: KubeObject[]) => objs.filter((o) => o.kind === 'StatefulSet') as any[];
@@ -167,6 +167,13 @@ Components('etcd bootstraps statically on stable DNS names, in parallel, without
   assert.is(cluster, '--initial-cluster=' + [0, 1, 2].map((i) => `etcd-${i}=https://etcd-${i}.etcd-headless.ha-tier.svc.cluster.local:2380`).join(','));
   assert.ok(args.includes('--initial-advertise-peer-urls=https://$(POD_NAME).etcd-headless.ha-tier.svc.cluster.local:2380'));
   assert.is(s.spec.template.spec.containers[0].lifecycle, undefined, 'no preStop hook removes the member');
+});
+Components('etcd runs the Raft timing the descriptor (and so the chaos bounds) says, pre-vote included', () => {
+  const args: string[] = find(kind, 'StatefulSet', 'etcd').spec.template.spec.containers[0].args;
+  assert.ok(args.includes('--heartbeat-interval=100') && args.includes('--election-timeout=1000') && args.includes('--pre-vote=false'), args.join(' '));
+  const kindProps = profile('kind');
+  const tuned = find(objectsOf({ ...kindProps, etcd: { ...kindProps.etcd, electionTimeoutMs: 1500, preVote: true } }), 'StatefulSet', 'etcd').spec.template.spec.containers[0].args as string[];
+  assert.ok(tuned.includes('--election-timeout=1500') && tuned.includes('--pre-vote=true'), tuned.join(' '));
 });
 Components('Patroni uses etcd v3 on every member, with the DCS settings of the profile', () => {
   const cm = find(kind, 'ConfigMap', 'postgres-patroni');

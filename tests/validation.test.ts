@@ -44,6 +44,11 @@ Etcd('an unknown topology is refused with the allowed values', () => {
   failsWith({ ...kind, etcd: { ...kind.etcd, topology: 'rack' as never } },
     "EtcdCluster 'etcd': 'topology' (\"rack\") must be one of none, host, zone.");
 });
+Etcd('an election timeout under 5 heartbeats is refused, naming both fields', () => {
+  failsWith({ ...kind, etcd: { ...kind.etcd, heartbeatIntervalMs: 300, electionTimeoutMs: 1000 } },
+    "EtcdCluster 'etcd': 'electionTimeoutMs' (1000) must be at least 5 × 'heartbeatIntervalMs' (300), i.e. at least 1500: etcd refuses a shorter one.");
+  failsWith({ ...kind, etcd: { ...kind.etcd, electionTimeoutMs: 60_000 } }, "EtcdCluster 'etcd': 'electionTimeoutMs' (60000) must be an integer from 1 to 50000.");
+});
 Etcd.run();
 
 const Patroni = suite('Patroni validation');
