@@ -391,6 +391,12 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   }
   // The target's log: what it wrote while the fault hit it, and the whole log of its container now.
   const newLog = target ? String(await kube.core.readNamespacedPodLog({ name: target.pod, namespace: ns, container }).catch(() => '')).split('\n') : [];
+  // Kept beside the hit container's: after a crash or a restart it is another container, the one
+  // that came back (how it rejoined, what it campaigned for).
+  if (target && opts.logDir && newLog.some((l) => l.trim())) {
+    await mkdir(opts.logDir, { recursive: true });
+    await writeFile(join(opts.logDir, `${scenario.name}-${trial}-${target.pod}.now.log`), newLog.join('\n'));
+  }
   const fault = scenario.fault.name;
   const findings = target ? [...logFindings(oldLog?.lines ?? [], `${target.pod} (hit)`, fault), ...logFindings(newLog, `${target.pod} (now)`, fault)] : [];
   const tStop = Date.now();
