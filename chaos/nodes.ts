@@ -91,11 +91,13 @@ export class KindNodes {
   /**
    * Thaws a frozen node with kind/lab/thaw.sh: `docker unpause`, tried again, then the node's freezer
    * cgroup directly when dockerd cannot (it has answered "context deadline exceeded" under load).
-   * Throws with the script's own account (which node, and how to thaw it by hand) when nothing worked.
+   * When dockerd is left recording a running node as paused, the script waits (up to 5 min) for it to
+   * clear that itself. Throws with the script's own account (which node, and how to thaw it by hand)
+   * when nothing worked.
    */
   async unpause(node: string): Promise<void> {
     try {
-      await run('bash', [THAW_SCRIPT, node], { timeout: 180_000 });
+      await run('bash', [THAW_SCRIPT, node], { timeout: 600_000 });
     } catch (err) {
       const e = err as { stderr?: string; message: string };
       throw new Error(`node ${node} is still frozen: ${(e.stderr || e.message).trim().split('\n').slice(-1)[0]}`);

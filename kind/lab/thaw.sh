@@ -92,8 +92,20 @@ resync() {
   log "thaw: ${node}: dockerd still records it as paused while it runs; freezing it for a moment so docker unpause clears that"
   set_freezer "${file}" freeze || { set_freezer "${file}" thaw; return 1; }
   if timeout 30 docker unpause "${node}" >/dev/null 2>&1 && ! frozen "${file}"; then return 0; fi
-  log "thaw: ${node}: docker unpause failed again; thawing its cgroup directly (dockerd's record stays wrong: restart dockerd)"
-  set_freezer "${file}" thaw
+  log "thaw: ${node}: docker unpause failed again; thawing its cgroup directly"
+  set_freezer "${file}" thaw || return 1
+  # The node runs; only dockerd's record is wrong, and dockerd has been seen to clear it by itself
+  # minutes later (once its pending pause gives up). Wait for that before giving up.
+  local waited
+  for waited in $(seq 10 10 "${THAW_RECORD_WAIT_SECONDS:-300}"); do
+    sleep 10
+    if [ "$(timeout 10 docker inspect -f '{{.State.Paused}}' "${node}" 2>/dev/null)" = false ]; then
+      log "thaw: ${node}: dockerd cleared its record after ${waited} s"
+      return 0
+    fi
+    log "thaw: ${node}: dockerd still records it as paused (${waited} s)"
+  done
+  log "thaw: ${node}: the node runs but dockerd still records it as paused; restart dockerd"
   return 1
 }
 
