@@ -178,9 +178,9 @@ export function markdown(run: RunInfo, results: TrialResult[], summaries: Scenar
       lines.push(`| ${s.scenario} | ${sec(s.writeGapMs.median)} | ${sec(b.writeGapMs.median)} | ${ratio(s.writeGapMs.median, b.writeGapMs.median)} | ${sec(s.newLeaderMs.median)} | ${sec(b.newLeaderMs.median)} | ${ratio(s.newLeaderMs.median, b.newLeaderMs.median)} |`);
     }
   }
-  lines.push('', '## Trials', '', '| namespace | scenario | # | what the fault did | leader before → after | new leader | write gap | failed writes | healthy | lost pg/redis/etcd | split pg/redis |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('', '## Trials', '', '| namespace | scenario | # | what the fault did | put in place | leader before → after | new leader | write gap | failed writes | healthy | lost pg/redis/etcd | split pg/redis |', '|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    lines.push(`| ${r.namespace} | ${r.scenario} | ${r.trial} | ${r.detail.replaceAll('|', '/')} | ${r.oldLeader ?? '–'} → ${r.newLeader ?? '(same)'} | ${sec(r.newLeaderMs)} | ${sec(r.writeGapMs)} | ${r.failedWrites} | ${sec(r.recoveredMs)} | ${r.lostAcked.pg}/${r.lostAcked.redis}/${r.lostAcked.etcd} | ${r.splitBrainRounds}/${r.redisSplitRounds ?? 0} |`);
+    lines.push(`| ${r.namespace} | ${r.scenario} | ${r.trial} | ${r.detail.replaceAll('|', '/')} | ${sec(r.injectMs ?? null)} | ${r.oldLeader ?? '–'} → ${r.newLeader ?? '(same)'} | ${sec(r.newLeaderMs)} | ${sec(r.writeGapMs)} | ${r.failedWrites} | ${sec(r.recoveredMs)} | ${r.lostAcked.pg}/${r.lostAcked.redis}/${r.lostAcked.etcd} | ${r.splitBrainRounds}/${r.redisSplitRounds ?? 0} |`);
   }
   const findings = results.flatMap((r) => (r.logFindings ?? []).map((f) => `- ${r.scenario} #${r.trial}: ${f}`));
   lines.push('', '## Log findings', '', findings.length ? findings.join('\n') : 'None: no target container logged an interrupted switchover, a second postmaster or a fenced start.');

@@ -70,6 +70,13 @@ export interface TrialResult {
    * before the runner looked.
    */
   dcsLeaderLost?: boolean;
+  /**
+   * ms the fault's `inject()` took to return: a partition's rules installed, a node paused under load,
+   * a rollout done. Every phase is timed from its start, so for a fault that takes effect at its end
+   * (a partition, a pause) this much of each phase is the fault being put in place. Absent in records
+   * made before the runner kept it.
+   */
+  injectMs?: number;
   /** Gaps of the other clients, to see the blast radius. */
   otherGapsMs: Partial<Record<System, number | null>>;
   /** The probe's sampling period (0: off, to measure the probe's own effect). */
@@ -354,9 +361,11 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   let probeLost = false;
   let node: string | undefined;
   let injection: Injection | undefined;
+  let injectMs: number | undefined;
   let healed = false;
   try {
     injection = await scenario.fault.inject(ctx, target, durationMs);
+    injectMs = Date.now() - t0;
     detail = injection.detail;
     probeLost = !!injection.probeLost;
     node = injection.node;
@@ -408,7 +417,7 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     const verify = startProbe(kube, ns, id, events, ['--verify-only']);
     await Promise.race([verify.done, sleep(240_000).then(() => { throw new Error(`the read-back of ${id} did not finish within 240s`); })]);
   }
-  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, dcsLeaderNode, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
+  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, dcsLeaderNode, injectMs, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
 }
 
 /** After a full restart the probe pod comes back on its own (restartPolicy Always); wait for it. */
@@ -433,6 +442,7 @@ interface TrialFacts {
   node?: string;
   /** The node etcd's leader ran on when the fault came. */
   dcsLeaderNode?: string;
+  injectMs?: number;
   sampleMs: number;
   findings: string[];
 }
@@ -484,6 +494,7 @@ export function analyse(events: Event[], f: TrialFacts): TrialResult {
     routingLagMs: promoted !== null && routed !== null ? routed - promoted : null,
     phases: ph,
     dcsLeaderLost,
+    injectMs: f.injectMs,
     otherGapsMs: Object.fromEntries(SYSTEMS.filter((s) => s !== scenario.system).map((s) => [s, writeGap(events, s, t0, tStop).gapMs])),
     sampleMs: f.sampleMs,
     logFindings: f.findings,
