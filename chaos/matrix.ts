@@ -146,9 +146,13 @@ export function rejudge(trials: TrialResult[], setups: Record<string, string>[],
   const same = tier.namespace === ns && setups.map((setup) => recordedSetup(setup, ns)).every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
   if (!same) return { trials, rejudged: false };
   const kindOf = new Map(SCENARIOS.map((s) => [s.name, s.fault.failover]));
+  const late = new Set(SCENARIOS.filter((s) => s.fault.lateFailover).map((s) => s.name));
   return {
     rejudged: true,
     trials: trials.map((t) => {
+      // A rollout or drain trial made before the runner kept when the leader's part began has its
+      // phases timed from the fault's start (a rollout's first replica): they are left out.
+      if (late.has(t.scenario) && t.failoverAfterMs === undefined) return { ...t, phases: [] };
       const kind = kindOf.get(t.scenario);
       return kind && t.phases ? { ...t, phases: judge(t.phases, predictedBounds(tier, kind, { dcsLeaderLost: t.dcsLeaderLost })) } : t;
     }),

@@ -77,6 +77,12 @@ export interface TrialResult {
    * made before the runner kept it.
    */
   injectMs?: number;
+  /**
+   * For a fault that reaches the leader late (a rollout, a drain): ms from the fault's start until the
+   * leader's own part began. The phases are timed from then (and judged against the settings' bounds
+   * from then). Absent when the fault never reached the leader, and in records made before.
+   */
+  failoverAfterMs?: number;
   /** Gaps of the other clients, to see the blast radius. */
   otherGapsMs: Partial<Record<System, number | null>>;
   /** The probe's sampling period (0: off, to measure the probe's own effect). */
@@ -362,10 +368,12 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
   let node: string | undefined;
   let injection: Injection | undefined;
   let injectMs: number | undefined;
+  let failoverAfterMs: number | undefined;
   let healed = false;
   try {
     injection = await scenario.fault.inject(ctx, target, durationMs);
     injectMs = Date.now() - t0;
+    if (injection.failoverAt !== undefined) failoverAfterMs = injection.failoverAt - t0;
     detail = injection.detail;
     probeLost = !!injection.probeLost;
     node = injection.node;
@@ -417,7 +425,7 @@ export async function runTrial(kube: Kube, tier: TierDescriptor, scenario: Scena
     const verify = startProbe(kube, ns, id, events, ['--verify-only']);
     await Promise.race([verify.done, sleep(240_000).then(() => { throw new Error(`the read-back of ${id} did not finish within 240s`); })]);
   }
-  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, dcsLeaderNode, injectMs, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
+  return analyse(events, { scenario, tier, trial, target, detail, t0, tStop, oldLeader, podReadyMs, recoveredMs, node, dcsLeaderNode, injectMs, failoverAfterMs, sampleMs: opts.sampleMs, findings: [...new Set(findings)] });
 }
 
 /** After a full restart the probe pod comes back on its own (restartPolicy Always); wait for it. */
@@ -443,6 +451,7 @@ interface TrialFacts {
   /** The node etcd's leader ran on when the fault came. */
   dcsLeaderNode?: string;
   injectMs?: number;
+  failoverAfterMs?: number;
   sampleMs: number;
   findings: string[];
 }
@@ -459,7 +468,9 @@ export function analyse(events: Event[], f: TrialFacts): TrialResult {
   const views: LeaderView[] = ['patroni', 'sentinel', 'etcd'];
   const dcsLeaderLost = !!f.node && f.node === f.dcsLeaderNode;
   const bounds = predictedBounds(f.tier, scenario.fault.failover, { dcsLeaderLost });
-  const ph = phases(events, t0, tStop, scenario.view, f.oldLeader, bounds, { node: f.node });
+  // A late failover (rollout, drain) is timed from the leader's own part: before it, other members'
+  // restarts would pass for its phases (a replica's +sdown for the master's).
+  const ph = phases(events, t0 + (f.failoverAfterMs ?? 0), tStop, scenario.view, f.oldLeader, bounds, { node: f.node });
   const promoted = ph.find((p) => p.name === 'promoted')?.ms ?? null;
   const routed = ph.find((p) => p.name === 'routed')?.ms ?? null;
   const routing = routingDisagreement(events, t0, tStop);
@@ -495,6 +506,7 @@ export function analyse(events: Event[], f: TrialFacts): TrialResult {
     phases: ph,
     dcsLeaderLost,
     injectMs: f.injectMs,
+    failoverAfterMs: f.failoverAfterMs,
     otherGapsMs: Object.fromEntries(SYSTEMS.filter((s) => s !== scenario.system).map((s) => [s, writeGap(events, s, t0, tStop).gapMs])),
     sampleMs: f.sampleMs,
     logFindings: f.findings,

@@ -88,6 +88,10 @@ Records('kept trials are judged again by today\'s bounds when their settings are
   assert.ok(etcdLine && rejudge([old], [older], tier.namespace, tier).rejudged, "a record older than etcd's line ran etcd's defaults, which the kind profile keeps");
   const preVote = { ...tier, etcd: { ...tier.etcd, preVote: true } };
   assert.not.ok(rejudge([old], [older], tier.namespace, preVote).rejudged, 'not when today runs etcd otherwise');
+  const rollout = { ...old, scenario: 'rolling-update-etcd', phases: [{ name: 'leader elected' as const, ms: 40_000, boundMs: 2_500, exceeded: true }] };
+  assert.equal(rejudge([rollout], [settingsOf(tier)], tier.namespace, tier).trials[0].phases, [], 'a rollout timed from its start (before the runner kept the leader\'s part) is not judged');
+  const timedRollout = rejudge([{ ...rollout, failoverAfterMs: 38_000, phases: [{ name: 'leader elected' as const, ms: 1_500, boundMs: 2_500, exceeded: false }] }], [settingsOf(tier)], tier.namespace, tier);
+  assert.equal(timedRollout.trials[0].phases.map((p) => [p.ms, p.exceeded]), [[1_500, false]]);
   const other = rejudge([old], [{ ...settingsOf(tier), 'ha-tier: Patroni': 'ttl 30, loop_wait 10' }], tier.namespace, tier);
   assert.not.ok(other.rejudged);
   assert.equal(other.trials[0].phases[0], old.phases[0], 'other settings: the verdict it was given when run');

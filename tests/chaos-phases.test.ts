@@ -5,6 +5,8 @@ import type { TierDescriptor } from '../contract/index.js';
 import { describeTier } from '../charts/app.js';
 import { Event, Op, Sample, leaderChanges, leaderTimeline, routingDisagreement, splitBrain } from '../chaos/history.js';
 import { phases, predictedBounds } from '../chaos/phases.js';
+import { analyse } from '../chaos/trial.js';
+import { SCENARIOS } from '../chaos/scenarios.js';
 
 const T0 = 1_700_000_000_000;
 const op = (t: number, seq: number, ok = true, s: Op['s'] = 'pg'): Op => ({ k: 'op', t: T0 + t, s, seq, ok, ms: 5 });
@@ -32,6 +34,21 @@ Phases('a silent leader: every phase from the components\' own events, beside th
   assert.equal(ph.map((p) => [p.name, p.ms]), [['lock released', 19_000], ['new lock holder', 19_200], ['promoted', 20_000], ['routed', 19_500], ['first write', 20_150]]);
   assert.is(bounds['lock released'], 22_000, 'ttl 20 s after the last renewal, plus a loop');
   assert.ok(ph.every((p) => !p.exceeded));
+});
+Phases('a rollout is timed from the leader\'s replacement: a replica\'s restart before it is not its detection', () => {
+  // redis-1 (a replica) restarts 5 s into the rollout (+sdown of it); the master redis-0 is replaced
+  // last, at 40 s, and hands over: promotion asked 0.4 s later, switch-master at 1 s, writes at 1.2 s.
+  const ev = (t: number, event: string): Event => ({ k: 'sentinel-event', t: T0 + t, pod: 'sentinel-0', event, msg: '' });
+  const events: Event[] = [ev(5_000, '+sdown'), ev(40_400, '+failover-state-send-slaveof-noone'), ev(41_000, '+switch-master')];
+  for (let t = -2_000, seq = 0; t < 60_000; t += 50, seq++) if (t < 40_000 || t > 41_200) events.push(op(t, seq, true, 'redis'));
+  const scenario = SCENARIOS.find((x) => x.name === 'rolling-update-redis')!;
+  const facts = { scenario, tier, trial: 1, target: undefined, detail: '', t0: T0, tStop: T0 + 60_000, oldLeader: 'redis-0', podReadyMs: null, recoveredMs: null, sampleMs: 250, findings: [] };
+  const timed = analyse(events, { ...facts, failoverAfterMs: 40_000 });
+  assert.equal(timed.phases.filter((p) => p.name !== 'first write').map((p) => [p.name, p.ms, p.exceeded]), [['detected', null, false], ['promotion asked', 400, false], ['switch-master', 1_000, false]]);
+  assert.is(timed.failoverAfterMs, 40_000);
+  const fromStart = analyse(events, facts);
+  assert.is(fromStart.phases.find((p) => p.name === 'detected')!.ms, 5_000, 'from the rollout\'s start, the replica\'s +sdown passes for the master\'s detection');
+  assert.ok(fromStart.phases.find((p) => p.name === 'switch-master')!.exceeded);
 });
 Phases("etcd's election bound follows the members' election timeout, as the descriptor gives it", () => {
   const slow: TierDescriptor = { ...tier, etcd: { ...tier.etcd, electionTimeoutMs: 2000 } };

@@ -43,7 +43,8 @@ async function waitHealthy(kube: Kube, tier: TierDescriptor, timeoutMs: number, 
  * Replaces the outdated pods of `component` (every pod with `restart`), leader last; returns the pods
  * replaced.
  */
-export async function rollout(kube: Kube, tier: TierDescriptor, component: MemberComponent, log: (m: string) => void, timeoutMs = 600_000, restart = false): Promise<string[]> {
+export async function rollout(kube: Kube, tier: TierDescriptor, component: MemberComponent, log: (m: string) => void, timeoutMs = 600_000, restart = false,
+  onReplace?: (pod: string, leader: boolean) => void): Promise<string[]> {
   const ns = tier.namespace;
   const name = COMPONENTS[component].workload;
   const replaced: string[] = [];
@@ -64,7 +65,9 @@ export async function rollout(kube: Kube, tier: TierDescriptor, component: Membe
     const health = await waitHealthy(kube, tier, timeoutMs, `before replacing a ${component} member`);
     const pod = rolloutOrder(outdated, leaderOf(health, component))[0];
     const before = pods.find((p) => p.metadata?.name === pod)!;
-    log(`${component}: replacing ${pod}${pod === leaderOf(health, component) ? ' (the leader, last: it hands over)' : ''} (${outdated.length} outdated)`);
+    const leader = pod === leaderOf(health, component);
+    log(`${component}: replacing ${pod}${leader ? ' (the leader, last: it hands over)' : ''} (${outdated.length} outdated)`);
+    onReplace?.(pod, leader);
     await kube.core.deleteNamespacedPod({ name: pod, namespace: ns });
     await waitFor(`${pod} to come back Ready at revision ${revision}`, timeoutMs, async () => {
       const p = await kube.core.readNamespacedPod({ name: pod, namespace: ns }).catch(() => undefined);

@@ -15,6 +15,7 @@ export const drain: Fault = {
   title: "the target's node drained (cordon + evictions that honour the PDBs), uncordoned later",
   needsNodes: false,
   failover: 'handover',
+  lateFailover: true,
   async inject(ctx, target) {
     if (!target) throw new Error('a drain needs a target pod');
     const { kube, tier } = ctx;
@@ -30,12 +31,15 @@ export const drain: Fault = {
     const pods = (await kube.core.listNamespacedPod({ namespace: tier.namespace, fieldSelector: `spec.nodeName=${node}` })).items
       .filter((p) => p.metadata?.labels?.[LABEL.instance] === PART_OF && p.metadata?.name !== CHAOS_PROBE.pod);
     const refused: string[] = [];
+    let failoverAt: number | undefined;
     await Promise.all(pods.map(async (p) => {
       const name = p.metadata!.name!;
       const deadline = Date.now() + 120_000;
       for (;;) {
         try {
+          const asked = Date.now();
           await kube.core.createNamespacedPodEviction({ name, namespace: tier.namespace, body: { metadata: { name, namespace: tier.namespace } } });
+          if (name === target.pod) failoverAt = asked;
           ctx.log(`evicted ${name}`);
           return;
         } catch (err) {
@@ -48,6 +52,7 @@ export const drain: Fault = {
     return {
       detail: `${node} cordoned; evicted ${pods.map((p) => p.metadata?.name).join(', ')}${refused.length ? ` (PDB held back ${[...new Set(refused)].join(', ')} for a while)` : ''}`,
       heal: () => setUnschedulable(false),
+      failoverAt,
     };
   },
 };

@@ -13,6 +13,7 @@ export const rollingUpdate: Fault = {
   title: "a configuration change rolled out over the target's StatefulSet (leader last)",
   needsNodes: false,
   failover: 'handover',
+  lateFailover: true,
   async inject(ctx, target) {
     if (!target) throw new Error('a rolling update needs a target component');
     const { kube, tier } = ctx;
@@ -21,7 +22,8 @@ export const rollingUpdate: Fault = {
     const template = sts.spec!.template;
     template.metadata = { ...template.metadata, annotations: { ...template.metadata?.annotations, 'ha-tier.dev/restarted-at': new Date().toISOString() } };
     await kube.apps.replaceNamespacedStatefulSet({ name, namespace: tier.namespace, body: sts });
-    const replaced = await rollout(kube, tier, target.component, ctx.log);
-    return { detail: `${name}: template changed; replaced ${replaced.join(', ')} (leader last)`, heal: async () => {} };
+    let failoverAt: number | undefined;
+    const replaced = await rollout(kube, tier, target.component, ctx.log, undefined, false, (_pod, leader) => { if (leader) failoverAt = Date.now(); });
+    return { detail: `${name}: template changed; replaced ${replaced.join(', ')} (leader last)`, heal: async () => {}, failoverAt };
   },
 };

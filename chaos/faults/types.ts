@@ -36,6 +36,12 @@ export interface Injection {
   node?: string;
   /** The probe died with the fault (a full restart): its acknowledged writes are read back by a new one. */
   probeLost?: boolean;
+  /**
+   * For a fault that reaches the leader late (`Fault.lateFailover`): when the leader's own part began
+   * (epoch ms: its pod deleted or evicted). The failover's phases are timed from then; absent when the
+   * fault never reached the leader.
+   */
+  failoverAt?: number;
 }
 
 export interface Fault {
@@ -53,6 +59,12 @@ export interface Fault {
    * replaces such a pod first (a graceful delete gives a new pod, with no back-off).
    */
   readonly freshContainer?: boolean;
+  /**
+   * The fault reaches the target's leader only after other work (a rollout replaces it last, a drain
+   * evicts it when its PDB allows): its injection says when (`Injection.failoverAt`), and the phases
+   * are timed from then, not from the fault's start.
+   */
+  readonly lateFailover?: boolean;
   inject(ctx: FaultContext, target: Target | undefined, durationMs: number): Promise<Injection>;
 }
 
