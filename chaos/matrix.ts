@@ -81,10 +81,13 @@ export function readRecord(path: string): RunRecord {
 export interface MatrixSource { path: string; record: RunRecord }
 
 /** The command that takes a run up again from its record: the same arguments, --resume instead of --out/--keep. */
+/** An argument as a POSIX shell reads it back unchanged (a pattern such as `*` quoted, not expanded). */
+export const shellWord = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+
 export function resumeCommand(command: string, recordFile: string): string {
   const args = command.replace(/^npm run chaos -- ?/, '').split(' ').filter(Boolean);
   const kept = args.filter((a, i) => !/^--(out|keep|resume)(=.*)?$/.test(a) && !/^--(out|keep|resume)$/.test(args[i - 1] ?? ''));
-  return `npm run chaos -- ${kept.map((a) => (a.includes('*') ? `'${a}'` : a)).join(' ')} --resume ${recordFile}`;
+  return `npm run chaos -- ${kept.map((a) => shellWord(a.replace(/^'(.*)'$/, '$1'))).join(' ')} --resume ${recordFile}`;
 }
 
 const sec = (ms: number | null | undefined) => (ms === null || ms === undefined ? '–' : (ms / 1000).toFixed(2));

@@ -30,7 +30,7 @@ import { DEFAULT_NAMESPACE, TierDescriptor } from '../contract/index.js';
 import { tierHealth } from '../tools/health.js';
 import { CLUSTER_NAME, Kube, UserError, connect, isNotFound, sleep } from '../tools/kube.js';
 import { loadTier } from '../tools/tier.js';
-import { IN_PROGRESS, RunRecord, readRecord, recordPath, writeRecord } from './matrix.js';
+import { IN_PROGRESS, RunRecord, readRecord, recordPath, shellWord, writeRecord } from './matrix.js';
 import { KindNodes } from './nodes.js';
 import { Objective, RunInfo, RunPlan, checkObjectives, sameRun, settingsOf, summarize, writeReport } from './report.js';
 import { SCENARIOS, chooseScenarios } from './scenarios.js';
@@ -189,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
   const setup: Record<string, string> = { ...versions(), probe: image, 'probe sampling': sampleMs ? `every ${sampleMs} ms` : 'off' };
   for (const t of tiers) Object.assign(setup, settingsOf(t));
   if (prior) sameRun(values.resume!, prior.run, plan, setup);
-  const command = prior?.run.command.replace(IN_PROGRESS, '') ?? `npm run chaos -- ${argv.join(' ')}`;
+  const command = prior?.run.command.replace(IN_PROGRESS, '') ?? `npm run chaos -- ${argv.map(shellWord).join(' ')}`;
   const results: TrialResult[] = prior ? [...prior.trials] : [];
   if (prior) process.stderr.write(`chaos: resuming ${outDir}: ${results.length} trial(s) done before, going on with the rest\n`);
   const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -267,7 +267,7 @@ async function main(argv: string[]): Promise<number> {
   if (stopAsked || failure) {
     await save(false);
     const rest = argv.filter((a, k) => !/^--(out|resume|keep)(=|$)/.test(a) && !/^--(out|resume|keep)$/.test(argv[k - 1] ?? ''));
-    const again = `npm run chaos -- ${[...rest, '--resume', keepFile ?? outDir].join(' ')}`;
+    const again = `npm run chaos -- ${[...rest, '--resume', keepFile ?? outDir].map(shellWord).join(' ')}`;
     if (failure) log(`chaos: the run stopped: ${failure}`);
     log(`chaos: stopped with ${results.length} trial(s) in ${outDir}/report.json; take the run up again with: ${again}`);
     return failure ? 2 : 130;

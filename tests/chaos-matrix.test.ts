@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { IN_PROGRESS, readRecord, recordPath, rejudge, resumeCommand, writeMatrix, writeRecord } from '../chaos/matrix.js';
+import { IN_PROGRESS, readRecord, recordPath, rejudge, resumeCommand, shellWord, writeMatrix, writeRecord } from '../chaos/matrix.js';
 import { predictedBounds } from '../chaos/phases.js';
 import { RunInfo, settingsOf } from '../chaos/report.js';
 import { describeTier } from '../charts/app.js';
@@ -100,6 +100,11 @@ Records('kept trials are judged again by today\'s bounds when their settings are
 Records('a stopped run is taken up with its own arguments, --resume in place of --out and --keep', () => {
   assert.is(resumeCommand("npm run chaos -- pg-leader-crash * --trials 10 --out results/matrix --keep docs/runs", 'docs/runs/matrix.json.gz'),
     "npm run chaos -- pg-leader-crash '*' --trials 10 --resume docs/runs/matrix.json.gz");
+});
+
+Records('a command is printed as a shell reads it back: patterns quoted, plain words left alone', () => {
+  assert.equal(['*', 'pg-*', '--trials', '10', "it's", 'docs/runs/m.json.gz'].map(shellWord), ["'*'", "'pg-*'", '--trials', '10', "'it'\\''s'", 'docs/runs/m.json.gz']);
+  assert.is(resumeCommand("npm run chaos -- '*' --trials 10 --out results/m", 'docs/runs/m.json.gz'), "npm run chaos -- '*' --trials 10 --resume docs/runs/m.json.gz", 'a command kept quoted is not quoted twice');
 });
 
 Records.run();
