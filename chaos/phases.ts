@@ -103,7 +103,10 @@ export function phases(events: Event[], t0: number, until: number, view: 'patron
     first('promoted', leader ? after(events, t0, (e): e is Extract<Event, { k: 'sample' }> => e.k === 'sample' && e.v === 'pg-writable' && e.pod === leader && e.value === true) : undefined);
     first('routed', leader ? after(events, t0, (e): e is Extract<Event, { k: 'slice' }> => e.k === 'slice' && e.pods.length === 1 && e.pods[0] === leader) : undefined);
   } else if (view === 'sentinel') {
-    first('detected', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && (e.event === '+sdown' || e.event === '+odown')));
+    // Detection is of the old master (`+sdown master <name> <host> <port>`): not a replica's restart,
+    // nor one sentinel's brief doubt about the new master after a hand-over (seen 6 s after one).
+    first('detected', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && (e.event === '+sdown' || e.event === '+odown')
+      && e.msg.startsWith('master ') && (!oldLeader || e.msg.includes(` ${oldLeader}.`))));
     first('promotion asked', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && e.event === '+failover-state-send-slaveof-noone'));
     first('switch-master', after(events, t0, (e): e is Extract<Event, { k: 'sentinel-event' }> => e.k === 'sentinel-event' && e.event === '+switch-master'));
   } else {

@@ -38,8 +38,11 @@ Phases('a silent leader: every phase from the components\' own events, beside th
 Phases('a rollout is timed from the leader\'s replacement: a replica\'s restart before it is not its detection', () => {
   // redis-1 (a replica) restarts 5 s into the rollout (+sdown of it); the master redis-0 is replaced
   // last, at 40 s, and hands over: promotion asked 0.4 s later, switch-master at 1 s, writes at 1.2 s.
-  const ev = (t: number, event: string): Event => ({ k: 'sentinel-event', t: T0 + t, pod: 'sentinel-0', event, msg: '' });
-  const events: Event[] = [ev(5_000, '+sdown'), ev(40_400, '+failover-state-send-slaveof-noone'), ev(41_000, '+switch-master')];
+  const ev = (t: number, event: string, msg = ''): Event => ({ k: 'sentinel-event', t: T0 + t, pod: 'sentinel-0', event, msg });
+  const host = (pod: string) => `${pod}.redis-headless.ha-tier.svc.cluster.local`;
+  const events: Event[] = [ev(5_000, '+sdown', `master mymaster ${host('redis-0')} 6379`), ev(40_400, '+failover-state-send-slaveof-noone'), ev(41_000, '+switch-master'),
+    // One sentinel doubts the new master for a while after the hand-over: not a detection of the old one's end.
+    ev(46_000, '+sdown', `master mymaster ${host('redis-1')} 6379`)];
   for (let t = -2_000, seq = 0; t < 60_000; t += 50, seq++) if (t < 40_000 || t > 41_200) events.push(op(t, seq, true, 'redis'));
   const scenario = SCENARIOS.find((x) => x.name === 'rolling-update-redis')!;
   const facts = { scenario, tier, trial: 1, target: undefined, detail: '', t0: T0, tStop: T0 + 60_000, oldLeader: 'redis-0', podReadyMs: null, recoveredMs: null, sampleMs: 250, findings: [] };
@@ -49,6 +52,13 @@ Phases('a rollout is timed from the leader\'s replacement: a replica\'s restart 
   const fromStart = analyse(events, facts);
   assert.is(fromStart.phases.find((p) => p.name === 'detected')!.ms, 5_000, 'from the rollout\'s start, the replica\'s +sdown passes for the master\'s detection');
   assert.ok(fromStart.phases.find((p) => p.name === 'switch-master')!.exceeded);
+});
+Phases("Sentinel's detection is of the old master: a replica's +sdown or the new master's is not", () => {
+  const ev = (t: number, msg: string): Event => ({ k: 'sentinel-event', t: T0 + t, pod: 'sentinel-1', event: '+sdown', msg });
+  const events: Event[] = [ev(1_000, 'slave redis-2.redis-headless.ha-tier.svc.cluster.local:6379 redis-2.redis-headless.ha-tier.svc.cluster.local 6379 @ mymaster redis-0.redis-headless.ha-tier.svc.cluster.local 6379'),
+    ev(2_000, 'master mymaster redis-1.redis-headless.ha-tier.svc.cluster.local 6379'), ev(3_500, 'master mymaster redis-0.redis-headless.ha-tier.svc.cluster.local 6379')];
+  const detected = phases(events, T0, T0 + 10_000, 'sentinel', 'redis-0', {}).find((p) => p.name === 'detected')!;
+  assert.is(detected.ms, 3_500);
 });
 Phases("etcd's election bound follows the members' election timeout, as the descriptor gives it", () => {
   const slow: TierDescriptor = { ...tier, etcd: { ...tier.etcd, electionTimeoutMs: 2000 } };
@@ -84,7 +94,7 @@ Phases('a phase later than its bound is flagged', () => {
 Phases('Redis: detection, promotion and switch-master come from the sentinels\' events', () => {
   const events: Event[] = [
     ...[0, 1, 2].map((i) => op(i * 50 - 200, i, true, 'redis')), op(3_000, 3, true, 'redis'),
-    { k: 'sentinel-event', t: T0 + 1_500, pod: 'sentinel-0', event: '+sdown', msg: 'master mymaster ...' },
+    { k: 'sentinel-event', t: T0 + 1_500, pod: 'sentinel-0', event: '+sdown', msg: 'master mymaster redis-0.redis-headless.ha-tier.svc.cluster.local 6379' },
     { k: 'sentinel-event', t: T0 + 1_750, pod: 'sentinel-1', event: '+failover-state-send-slaveof-noone', msg: 'slave ...' },
     { k: 'sentinel-event', t: T0 + 2_700, pod: 'sentinel-0', event: '+switch-master', msg: 'mymaster a 6379 b 6379' },
   ];
