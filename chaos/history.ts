@@ -146,7 +146,9 @@ export function leaderTimeline(events: Event[], view: 'patroni' | 'sentinel' | '
       out.push({ t, leader: leaders.length === 1 ? leaders[0] : null });
     } else {
       const votes = new Map<string, number>();
-      for (const s of samples) if (typeof s.value === 'string' && s.value) votes.set(s.value, (votes.get(s.value) ?? 0) + 1);
+      // etcd names no leader as member ID 0 (a member between terms, or that has not heard from one):
+      // that is no vote, not a leader called "0".
+      for (const s of samples) if (typeof s.value === 'string' && s.value && !(view === 'etcd' && s.value === '0')) votes.set(s.value, (votes.get(s.value) ?? 0) + 1);
       const majority = Math.floor(samples.length / 2) + 1;
       const winner = [...votes.entries()].find(([, n]) => n >= majority);
       out.push({ t, leader: winner ? winner[0] : null });

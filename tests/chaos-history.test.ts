@@ -3,7 +3,7 @@ import { suite } from 'uvu';
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import {
-  Event, Op, Sample, leaderTimeline, lostWrites, parseEvents, splitBrain, stats, timeToNewLeader, writeGap,
+  Event, Op, Sample, leaderChanges, leaderTimeline, lostWrites, parseEvents, splitBrain, stats, timeToNewLeader, writeGap,
 } from '../chaos/history.js';
 
 const T0 = 1_700_000_000_000;
@@ -96,6 +96,15 @@ Leader('Sentinel: a new master counts only once a majority of sentinels names it
 Leader('a follower delete leaves the leader in place: no new leader', () => {
   const events = [sample(0, 1, 'etcd', 'etcd-0', 'etcd-0'), sample(0, 1, 'etcd', 'etcd-1', 'etcd-0'), sample(900, 2, 'etcd', 'etcd-0', 'etcd-0')];
   assert.equal(timeToNewLeader(leaderTimeline(events, 'etcd'), 'etcd-0', T0 + 100), { ms: null, leader: null });
+});
+Leader('etcd: members that know no leader (ID 0) are no leader named "0" (seen in a rollout: 2 of 3 between terms)', () => {
+  const events = [
+    sample(0, 1, 'etcd', 'etcd-0', 'etcd-1'), sample(0, 1, 'etcd', 'etcd-1', 'etcd-1'), sample(0, 1, 'etcd', 'etcd-2', null),
+    sample(1_000, 2, 'etcd', 'etcd-0', '0'), sample(1_000, 2, 'etcd', 'etcd-1', '0'), sample(1_000, 2, 'etcd', 'etcd-2', null),
+    sample(2_000, 3, 'etcd', 'etcd-0', 'etcd-0'), sample(2_000, 3, 'etcd', 'etcd-1', 'etcd-0'), sample(2_000, 3, 'etcd', 'etcd-2', null),
+  ];
+  assert.equal(timeToNewLeader(leaderTimeline(events, 'etcd'), 'etcd-1', T0 + 500), { ms: 1_500, leader: 'etcd-0' });
+  assert.is(leaderChanges(leaderTimeline(events, 'etcd'), T0 + 500).count, 1);
 });
 Leader.run();
 
