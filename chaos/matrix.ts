@@ -20,7 +20,7 @@ import { ROUTED_SLICES } from '../contract/index.js';
 import { UserError } from '../tools/kube.js';
 import type { TierDescriptor } from '../contract/index.js';
 import { judge, predictedBounds } from './phases.js';
-import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, checkObjectives, phasesChart, recordedSetup, settingsOf, summarize } from './report.js';
+import { Objective, ObjectiveResult, RunInfo, ScenarioSummary, boundSetup, checkObjectives, phasesChart, recordedSetup, settingsOf, summarize } from './report.js';
 import { SCENARIOS } from './scenarios.js';
 import type { TrialResult } from './trial.js';
 
@@ -145,8 +145,8 @@ export function matrixMarkdown(sources: MatrixSource[], summaries: ScenarioSumma
  * they were given when run.
  */
 export function rejudge(trials: TrialResult[], setups: Record<string, string>[], ns: string, tier: TierDescriptor): { trials: TrialResult[]; rejudged: boolean } {
-  const today = settingsOf(tier);
-  const same = tier.namespace === ns && setups.map((setup) => recordedSetup(setup, ns)).every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
+  const today = boundSetup(settingsOf(tier));
+  const same = tier.namespace === ns && setups.map((setup) => boundSetup(recordedSetup(setup, ns))).every((setup) => Object.entries(today).every(([k, v]) => setup[k] === v));
   if (!same) return { trials, rejudged: false };
   const kindOf = new Map(SCENARIOS.map((s) => [s.name, s.fault.failover]));
   const late = new Set(SCENARIOS.filter((s) => s.fault.lateFailover).map((s) => s.name));

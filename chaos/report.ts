@@ -309,6 +309,15 @@ export function recordedSetup(setup: Record<string, string>, ns: string): Record
   return etcd in setup || !(`${ns}: Patroni` in setup) ? setup : { ...setup, [etcd]: etcdSettings(ETCD_DEFAULTS) };
 }
 
+/**
+ * The part of a setup the phases' bounds are made of: all of it but etcd's pre-vote, which shapes no
+ * bound (a pre-vote round costs a round trip, not a timeout). Records that differ only in it are
+ * judged by the same bounds.
+ */
+export function boundSetup(setup: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(setup).map(([k, v]) => [k, k.endsWith(': etcd') ? v.replace(/, pre-vote (on|off)$/, '') : v]));
+}
+
 /** etcd's Raft timing, as a run's setup line. */
 export function etcdSettings(t: { heartbeatIntervalMs: number; electionTimeoutMs: number; preVote: boolean }): string {
   return `heartbeat ${t.heartbeatIntervalMs} ms, election timeout ${t.electionTimeoutMs} ms, pre-vote ${t.preVote ? 'on' : 'off'}`;

@@ -80,7 +80,9 @@ export interface EtcdClusterProps {
   /**
    * Raft's pre-vote (`--pre-vote`): a member asks whether it could win before it raises its term, so
    * a member that restarts or was cut off does not depose a healthy leader when it comes back.
-   * @default false (etcd 3.4's default)
+   * Measured without it (rolling-update-etcd, docs/results.md): each member that rejoined after its
+   * restart made the leader step down, 3-5 leader changes in one rollout.
+   * @default true (etcd 3.5's default; etcd 3.4 ships it off)
    */
   readonly preVote?: boolean;
 }
@@ -148,7 +150,7 @@ export class EtcdCluster extends Construct {
     if (election < 5 * heartbeat) {
       throw new ConfigError(`${owner}: 'electionTimeoutMs' (${election}) must be at least 5 × 'heartbeatIntervalMs' (${heartbeat}), i.e. at least ${5 * heartbeat}: etcd refuses a shorter one.`);
     }
-    this.timing = { heartbeatIntervalMs: heartbeat, electionTimeoutMs: election, preVote: props.preVote ?? false };
+    this.timing = { heartbeatIntervalMs: heartbeat, electionTimeoutMs: election, preVote: props.preVote ?? true };
 
     // 2. Render etcd's own configuration: its flags.
     const ns = namespaceOf(this);

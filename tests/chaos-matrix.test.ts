@@ -85,9 +85,10 @@ Records('kept trials are judged again by today\'s bounds when their settings are
   assert.ok(bound > 2_700, 'two election timeouts, a heartbeat and the probe\'s look');
   assert.equal(today.trials[0].phases[0], { name: 'leader elected', ms: 2_700, boundMs: bound, exceeded: false });
   const { 'ha-tier: etcd': etcdLine, ...older } = settingsOf(tier);
-  assert.ok(etcdLine && rejudge([old], [older], tier.namespace, tier).rejudged, "a record older than etcd's line ran etcd's defaults, which the kind profile keeps");
-  const preVote = { ...tier, etcd: { ...tier.etcd, preVote: true } };
-  assert.not.ok(rejudge([old], [older], tier.namespace, preVote).rejudged, 'not when today runs etcd otherwise');
+  assert.ok(etcdLine && rejudge([old], [older], tier.namespace, tier).rejudged, "a record older than etcd's line ran etcd's defaults, whose timing the kind profile keeps");
+  assert.ok(tier.etcd.preVote, 'the kind profile runs pre-vote; the older record ran without it, which shapes no bound');
+  const slower = { ...tier, etcd: { ...tier.etcd, electionTimeoutMs: 1500 } };
+  assert.not.ok(rejudge([old], [older], tier.namespace, slower).rejudged, 'not when today runs another election timeout');
   const rollout = { ...old, scenario: 'rolling-update-etcd', phases: [{ name: 'leader elected' as const, ms: 40_000, boundMs: 2_500, exceeded: true }] };
   assert.equal(rejudge([rollout], [settingsOf(tier)], tier.namespace, tier).trials[0].phases, [], 'a rollout timed from its start (before the runner kept the leader\'s part) is not judged');
   const timedRollout = rejudge([{ ...rollout, failoverAfterMs: 38_000, phases: [{ name: 'leader elected' as const, ms: 1_500, boundMs: 2_500, exceeded: false }] }], [settingsOf(tier)], tier.namespace, tier);

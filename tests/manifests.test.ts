@@ -170,10 +170,10 @@ Components('etcd bootstraps statically on stable DNS names, in parallel, without
 });
 Components('etcd runs the Raft timing the descriptor (and so the chaos bounds) says, pre-vote included', () => {
   const args: string[] = find(kind, 'StatefulSet', 'etcd').spec.template.spec.containers[0].args;
-  assert.ok(args.includes('--heartbeat-interval=100') && args.includes('--election-timeout=1000') && args.includes('--pre-vote=false'), args.join(' '));
+  assert.ok(args.includes('--heartbeat-interval=100') && args.includes('--election-timeout=1000') && args.includes('--pre-vote=true'), args.join(' '));
   const kindProps = profile('kind');
-  const tuned = find(objectsOf({ ...kindProps, etcd: { ...kindProps.etcd, electionTimeoutMs: 1500, preVote: true } }), 'StatefulSet', 'etcd').spec.template.spec.containers[0].args as string[];
-  assert.ok(tuned.includes('--election-timeout=1500') && tuned.includes('--pre-vote=true'), tuned.join(' '));
+  const tuned = find(objectsOf({ ...kindProps, etcd: { ...kindProps.etcd, electionTimeoutMs: 1500, preVote: false } }), 'StatefulSet', 'etcd').spec.template.spec.containers[0].args as string[];
+  assert.ok(tuned.includes('--election-timeout=1500') && tuned.includes('--pre-vote=false'), tuned.join(' '));
 });
 Components('Patroni uses etcd v3 on every member, with the DCS settings of the profile', () => {
   const cm = find(kind, 'ConfigMap', 'postgres-patroni');
